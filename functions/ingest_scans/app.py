@@ -1,0 +1,35 @@
+"""`POST /scans`: a scanner device uploads 1–500 scans and gets one result per scan."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
+from cme.api import bearer_token, json_body, json_response, new_resolver
+from cme.observability import logger, metrics
+from cme.service.scans import authenticate_device, ingest_scans
+
+app = new_resolver()
+
+
+@app.post("/scans")
+def post_scans() -> Response:
+    device = authenticate_device(bearer_token(app))
+    result = ingest_scans(device, json_body(app))
+    statuses = [r["status"] for r in result["results"]]
+    metrics.add_metric(name="ScansAccepted", unit=MetricUnit.Count, value=statuses.count("accepted"))
+    metrics.add_metric(name="ScansRejected", unit=MetricUnit.Count, value=statuses.count("rejected"))
+    logger.info(
+        "scans received",
+        extra={
+            "accepted": statuses.count("accepted"),
+            "duplicate": statuses.count("duplicate"),
+            "rejected": statuses.count("rejected"),
+        },
+    )
+    return json_response(200, result)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

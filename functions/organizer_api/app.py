@@ -1,0 +1,117 @@
+"""Organizer routes: agenda import, roster, scanner devices, session end, dashboard, help-desk views."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from cme import clock
+from cme.adapters import store
+from cme.api import base_url, content_type, json_body, json_response, new_resolver, parse, raw_body
+from cme.auth import device_token_hash, issue_learner_token, new_device_token, require_organizer
+from cme.config import settings
+from cme.domain.models import Activity
+from cme.errors import NotFound, Unprocessable
+from cme.observability import logger
+from cme.service.activities import import_activity
+from cme.service.dashboard import dashboard
+from cme.service.learners import learner_view
+from cme.service.roster import parse_roster, upsert_roster
+
+app = new_resolver()
+
+
+def _authorized(activity_id: str) -> None:
+    require_organizer(app.current_event.raw_event, activity_id)
+
+
+def _existing(activity_id: str) -> Activity:
+    activity = store.get_activity(activity_id)
+    if activity is None:
+        raise NotFound(f"no activity {activity_id!r}")
+    return activity
+
+
+@app.put("/activities/<activity_id>")
+def put_activity(activity_id: str) -> Response:
+    _authorized(activity_id)
+    body = json_body(app)
+    if not isinstance(body, dict):
+        raise Unprocessable("expected a JSON object", [{"field": "body", "message": "not an object"}])
+    if body.get("activity_id") not in (None, activity_id):
+        raise Unprocessable(
+            "activity_id differs from the path", [{"field": "activity_id", "message": "differs from the path"}]
+        )
+    activity = parse(Activity, {**body, "activity_id": activity_id})
+    result = import_activity(activity)
+    return json_response(201 if result["created"] else 200, result)
+
+
+@app.post("/activities/<activity_id>/attendees")
+def post_attendees(activity_id: str) -> Response:
+    _authorized(activity_id)
+    _existing(activity_id)
+    rows = parse_roster(raw_body(app), content_type(app))
+    return json_response(200, upsert_roster(activity_id, rows))
+
+
+@app.post("/activities/<activity_id>/devices")
+def post_device(activity_id: str) -> Response:
+    organizer = app.current_event.raw_event
+    _authorized(activity_id)
+    _existing(activity_id)
+    body: Any = json_body(app) if app.current_event.body else {}
+    label = str(body.get("label", ""))[:100] if isinstance(body, dict) else ""
+    token = new_device_token()
+    device_id = f"dev-{device_token_hash(token)[:12]}"
+    store.put_device(
+        device_token_hash(token),
+        activity_id=activity_id,
+        device_id=device_id,
+        created_at=clock.iso(clock.now()),
+        label=label,
+    )
+    logger.info(
+        "scanner device issued", extra={"activity_id": activity_id, "device_id": device_id, "by": bool(organizer)}
+    )
+    return json_response(201, {"device_id": device_id, "token": token})
+
+
+@app.post("/activities/<activity_id>/sessions/<session_id>/end")
+def end_session(activity_id: str, session_id: str) -> Response:
+    _authorized(activity_id)
+    session = _existing(activity_id).session(session_id)
+    if session is None:
+        raise NotFound(f"no session {session_id!r} in this activity")
+    now = clock.iso(clock.now())
+    store.request_session_end(
+        activity_id, session_id, reason="manual", ended_at=session.ends_at.isoformat(), requested_at=now
+    )
+    return json_response(202, {"activity_id": activity_id, "session_id": session_id, "status": "accepted"})
+
+
+@app.get("/activities/<activity_id>/dashboard")
+def get_dashboard(activity_id: str) -> Response:
+    _authorized(activity_id)
+    return json_response(200, dashboard(activity_id))
+
+
+@app.get("/activities/<activity_id>/attendees/<badge_id>")
+def get_attendee_view(activity_id: str, badge_id: str) -> Response:
+    _authorized(activity_id)
+    return json_response(200, learner_view(activity_id, badge_id, base_url(app)))
+
+
+@app.get("/activities/<activity_id>/attendees/<badge_id>/link")
+def get_learner_link(activity_id: str, badge_id: str) -> Response:
+    _authorized(activity_id)
+    if store.get_attendee(activity_id, badge_id) is None:
+        raise NotFound("no such attendee")
+    from datetime import timedelta
+
+    expires = clock.now() + timedelta(days=settings().learner_link_days)
+    token = issue_learner_token(activity_id, badge_id, expires)
+    return json_response(200, {"url": f"{base_url(app)}/l/{token}", "expires_at": clock.iso(expires)})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,68 @@
+"""Run the template's functions in-process, one invocation at a time per function (as one Lambda
+container would), with a Lambda-shaped context."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from cme_local.provision import ACCOUNT, REGION, FunctionSpec
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class FunctionHost:
+    def __init__(self, root: Path, specs: dict[str, FunctionSpec]):
+        self.root = root
+        self.specs = specs
+        self._modules: dict[str, ModuleType] = {}
+        self._locks = {name: threading.Lock() for name in specs}
+        self.invocations: dict[str, int] = dict.fromkeys(specs, 0)
+
+    def _module(self, logical_id: str) -> ModuleType:
+        if logical_id not in self._modules:
+            spec = self.specs[logical_id]
+            module_name, _ = spec.handler.rsplit(".", 1)
+            path = self.root / "functions" / spec.folder / f"{module_name}.py"
+            import_name = f"cme_fn_{spec.folder}"
+            loader = importlib.util.spec_from_file_location(import_name, path)
+            if loader is None or loader.loader is None:
+                raise ImportError(path)
+            module = importlib.util.module_from_spec(loader)
+            sys.modules[import_name] = module
+            loader.loader.exec_module(module)
+            self._modules[logical_id] = module
+        return self._modules[logical_id]
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        spec = self.specs[logical_id]
+        with self._locks[logical_id]:
+            handler = getattr(self._module(logical_id), spec.handler.rsplit(".", 1)[1])
+            self.invocations[logical_id] += 1
+            context = LambdaContext(function_name=f"cme-local-{spec.folder}", memory_limit_in_mb=spec.memory, timeout_seconds=spec.timeout)
+            return handler(event, context)

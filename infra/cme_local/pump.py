@@ -1,0 +1,271 @@
+"""What Lambda's event source mappings and EventBridge Scheduler do, done locally against moto:
+poll SQS queues and the table stream into the functions the template wires them to (batch size,
+partial batch failures, retries, DLQ), and fire session-end schedules when the clock reaches them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cme import clock
+from cme_local.functions import FunctionHost
+from cme_local.provision import ACCOUNT, REGION, QueueMapping, StreamMapping, Wiring
+
+log = logging.getLogger("cme_local.pump")
+
+
+def full_eventbridge_shape(body: str) -> str:
+    """moto delivers rule targets without some envelope fields; give handlers the real AWS shape."""
+    try:
+        event = json.loads(body)
+    except json.JSONDecodeError:
+        return body
+    if not isinstance(event, dict) or "detail-type" not in event:
+        return body
+    event.setdefault("version", "0")
+    event.setdefault("id", str(uuid.uuid4()))
+    event.setdefault("account", ACCOUNT)
+    event.setdefault("region", REGION)
+    event.setdefault("resources", [])
+    event.setdefault("time", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if isinstance(event.get("detail"), str):
+        event["detail"] = json.loads(event["detail"])
+    return json.dumps(event)
+
+
+class QueuePoller:
+    def __init__(self, mapping: QueueMapping, host: FunctionHost, clients: Any):
+        self.mapping = mapping
+        self.host = host
+        self.sqs = clients("sqs")
+        self.delivered = 0
+        self.failed = 0
+
+    def poll_once(self) -> int:
+        response = self.sqs.receive_message(
+            QueueUrl=self.mapping.queue_url,
+            MaxNumberOfMessages=min(self.mapping.batch_size, 10),
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": full_eventbridge_shape(m["Body"]),
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self.mapping.queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+        try:
+            result = self.host.invoke(self.mapping.function, {"Records": records})
+            failed_ids = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        except Exception:
+            log.exception("%s failed a whole batch", self.mapping.function)
+            failed_ids = {r["messageId"] for r in records}
+        if failed_ids and not self.mapping.partial_failures:
+            failed_ids = {r["messageId"] for r in records}
+        done = [r for r in records if r["messageId"] not in failed_ids]
+        for start in range(0, len(done), 10):
+            self.sqs.delete_message_batch(
+                QueueUrl=self.mapping.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done[start : start + 10])],
+            )
+        for record in records:
+            if record["messageId"] in failed_ids:
+                # Retry soon rather than after the visibility timeout; maxReceiveCount still applies.
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.mapping.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
+                )
+        self.delivered += len(done)
+        self.failed += len(failed_ids)
+        return len(records)
+
+
+def _stream_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    change = dict(raw["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        change["ApproximateCreationDateTime"] = float(int(created.timestamp()))
+    return {
+        "eventID": raw.get("eventID", uuid.uuid4().hex),
+        "eventName": raw["eventName"],
+        "eventVersion": raw.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": change,
+        "eventSourceARN": stream_arn,
+    }
+
+
+class StreamPoller:
+    """One shard reader per stream mapping, resuming after the last record it delivered."""
+
+    def __init__(self, mapping: StreamMapping, host: FunctionHost, clients: Any):
+        self.mapping = mapping
+        self.host = host
+        self.streams = clients("dynamodbstreams")
+        self.sqs = clients("sqs")
+        self.positions: dict[str, str] = {}  # shard id -> last delivered sequence number
+        self.attempts: dict[str, int] = {}  # sequence number -> failed attempts
+        self.delivered = 0
+        self.discarded = 0
+
+    def _iterator(self, shard_id: str) -> str:
+        request: dict[str, Any] = {"StreamArn": self.mapping.stream_arn, "ShardId": shard_id}
+        if shard_id in self.positions:
+            request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=self.positions[shard_id])
+        else:
+            request["ShardIteratorType"] = "TRIM_HORIZON"
+        return str(self.streams.get_shard_iterator(**request)["ShardIterator"])
+
+    def poll_once(self) -> int:
+        shards = self.streams.describe_stream(StreamArn=self.mapping.stream_arn)["StreamDescription"]["Shards"]
+        total = 0
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            records = self.streams.get_records(ShardIterator=self._iterator(shard_id), Limit=self.mapping.batch_size)[
+                "Records"
+            ]
+            if not records:
+                continue
+            batch = [_stream_record(r, self.mapping.stream_arn) for r in records]
+            total += len(batch)
+            try:
+                result = self.host.invoke(self.mapping.function, {"Records": batch})
+                failures = [f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])]
+            except Exception:
+                log.exception("%s failed a stream batch", self.mapping.function)
+                failures = [batch[0]["dynamodb"]["SequenceNumber"]]
+            sequence = [r["dynamodb"]["SequenceNumber"] for r in batch]
+            if not failures:
+                self.positions[shard_id] = sequence[-1]
+                self.delivered += len(batch)
+                continue
+            first_failed = min(failures, key=sequence.index) if all(f in sequence for f in failures) else sequence[0]
+            index = sequence.index(first_failed)
+            if index:
+                self.positions[shard_id] = sequence[index - 1]
+                self.delivered += index
+            self.attempts[first_failed] = self.attempts.get(first_failed, 0) + 1
+            if 0 <= self.mapping.max_retries < self.attempts[first_failed]:
+                self._discard(batch[index], shard_id)
+        return total
+
+    def _discard(self, record: dict[str, Any], shard_id: str) -> None:
+        """Out of retries: send the record's description to the on-failure destination and move on."""
+        sequence = record["dynamodb"]["SequenceNumber"]
+        if self.mapping.on_failure_queue_url:
+            self.sqs.send_message(
+                QueueUrl=self.mapping.on_failure_queue_url,
+                MessageBody=json.dumps(
+                    {
+                        "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.mapping.function},
+                        "DDBStreamBatchInfo": {
+                            "shardId": shard_id,
+                            "startSequenceNumber": sequence,
+                            "endSequenceNumber": sequence,
+                            "streamArn": self.mapping.stream_arn,
+                            "batchSize": 1,
+                        },
+                    }
+                ),
+            )
+        self.positions[shard_id] = sequence
+        self.discarded += 1
+
+
+class Scheduler:
+    """Fires one-time `at()` schedules of the session-end group when the local clock reaches them."""
+
+    def __init__(self, clients: Any, group: str):
+        self.scheduler = clients("scheduler")
+        self.events = clients("events")
+        self.group = group
+        self.fired = 0
+
+    def fire_due(self) -> int:
+        now = clock.now()
+        fired = 0
+        names = [s["Name"] for s in self._list()]
+        for name in names:
+            try:
+                schedule = self.scheduler.get_schedule(Name=name, GroupName=self.group)
+            except ClientError:
+                continue
+            expression = schedule["ScheduleExpression"]
+            if not expression.startswith("at("):
+                continue
+            due = datetime.fromisoformat(expression[3:-1]).replace(tzinfo=UTC)
+            if due > now:
+                continue
+            target = schedule["Target"]
+            parameters = target.get("EventBridgeParameters", {})
+            self.events.put_events(
+                Entries=[
+                    {
+                        "Source": parameters.get("Source", "cme"),
+                        "DetailType": parameters.get("DetailType", "Scheduled Event"),
+                        "Detail": target.get("Input", "{}"),
+                        "EventBusName": target["Arn"],
+                    }
+                ]
+            )
+            if schedule.get("ActionAfterCompletion") == "DELETE":
+                self.scheduler.delete_schedule(Name=name, GroupName=self.group)
+            fired += 1
+        self.fired += fired
+        return fired
+
+    def _list(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"GroupName": self.group}
+        while True:
+            page = self.scheduler.list_schedules(**request)
+            found.extend(page.get("Schedules", []))
+            if not page.get("NextToken"):
+                return found
+            request["NextToken"] = page["NextToken"]
+
+
+class Pump:
+    def __init__(self, wiring: Wiring, host: FunctionHost, clients: Any, schedule_group: str):
+        self.queues = [QueuePoller(m, host, clients) for m in wiring.queues]
+        self.streams = [StreamPoller(m, host, clients) for m in wiring.streams]
+        self.scheduler = Scheduler(clients, schedule_group)
+
+    def pass_once(self) -> int:
+        moved = self.scheduler.fire_due()
+        for stream in self.streams:
+            moved += stream.poll_once()
+        for queue in self.queues:
+            moved += queue.poll_once()
+        return moved
+
+    def settle(self, timeout: float = 300.0) -> int:
+        """Deliver until a whole pass finds nothing to do (everything downstream has happened)."""
+        deadline = time.monotonic() + timeout
+        total = 0
+        idle_passes = 0
+        while time.monotonic() < deadline:
+            moved = self.pass_once()
+            total += moved
+            idle_passes = idle_passes + 1 if moved == 0 else 0
+            if idle_passes >= 2:
+                return total
+        raise TimeoutError(f"the local stack did not settle within {timeout:.0f} s")

@@ -1,0 +1,197 @@
+"""The embedded local stack: moto in server mode on 127.0.0.1, provisioned from template.yaml, the
+functions running in-process behind an API Gateway-like front, queue/stream pollers and a scheduler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cme_local.provision import ACCOUNT, REGION, Provisioner, Route
+
+ROOT = Path(__file__).resolve().parents[2]
+
+LOCAL_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_SERVICE_NAME": "cme-local",
+    "POWERTOOLS_METRICS_NAMESPACE": "CME",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+class LocalStack:
+    def __init__(self, root: Path = ROOT, *, port: int = 0, now: datetime | None = None, background_pump: bool = True):
+        self.root = root
+        self.requested_port = port
+        self.initial_now = now
+        self.background_pump = background_pump
+        self._pump_lock = threading.RLock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ---- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        os.environ.update(LOCAL_ENV)
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.aws_endpoint = f"http://{host}:{port}"
+        os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
+
+        from cme import clock
+        from cme.adapters import aws
+        from cme.config import settings
+
+        aws.reset()
+        if self.initial_now is not None:
+            clock.set_override(self.initial_now)
+
+        from cme_local.front import Front, LocalAuthorizer, make_handler
+
+        self.front = Front(("127.0.0.1", self.requested_port), make_handler(self))
+        self.api_url = f"http://127.0.0.1:{self.front.server_address[1]}"
+
+        provisioner = Provisioner(self.root / "template.yaml", parameters={"PublicBaseUrl": self.api_url})
+        self.wiring = provisioner.provision(aws.client)
+        environment: dict[str, str] = {}
+        for spec in self.wiring.functions.values():
+            environment.update({k: v for k, v in spec.environment.items() if k != "POWERTOOLS_SERVICE_NAME"})
+        environment["PUBLIC_BASE_URL"] = self.api_url
+        os.environ.update(environment)
+        self.environment = environment
+        settings.cache_clear()
+
+        from cme_local.functions import FunctionHost
+        from cme_local.pump import Pump
+
+        self.host = FunctionHost(self.root, self.wiring.functions)
+        self.pump = Pump(self.wiring, self.host, aws.client, settings().schedule_group)
+        self.authorizer = LocalAuthorizer(os.urandom(32).hex())
+        self.organizer_token = self.authorizer.issue("local-organizer")
+        self.scanner_token = self._local_scanner_token()
+
+        thread = threading.Thread(target=self.front.serve_forever, name="cme-front", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        if self.background_pump:
+            pumper = threading.Thread(target=self._pump_forever, name="cme-pump", daemon=True)
+            pumper.start()
+            self._threads.append(pumper)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.front.shutdown()
+        self.front.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.moto.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _local_scanner_token(self) -> str:
+        from cme import clock
+        from cme.adapters import store
+        from cme.auth import device_token_hash, new_device_token
+
+        token = new_device_token()
+        store.put_device(device_token_hash(token), activity_id="*", device_id="local-scanner", created_at=clock.iso(clock.now()), label="local stack")
+        return token
+
+    # ---- driving it -----------------------------------------------------------------------------
+
+    def _pump_forever(self) -> None:
+        log = logging.getLogger("cme_local.pump")
+        while not self._stop.wait(0.2):
+            try:
+                with self._pump_lock:
+                    self.pump.pass_once()
+            except Exception:
+                log.exception("pump pass failed")
+
+    def settle(self, timeout: float = 300.0) -> int:
+        with self._pump_lock:
+            return self.pump.settle(timeout)
+
+    def set_clock(self, moment: datetime) -> datetime:
+        from cme import clock
+
+        if moment.tzinfo is None:
+            raise ValueError("the clock needs a timezone-aware time")
+        current = clock.now()
+        if moment < current:
+            moment = current  # the clock only moves forward
+        clock.set_override(moment)
+        with self._pump_lock:
+            self.pump.scheduler.fire_due()
+        return moment
+
+    def match_route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.wiring.routes:
+            if route.method != method and not (method == "HEAD" and route.method == "GET"):
+                continue
+            found = route.pattern.match(path)
+            if found:
+                from urllib.parse import unquote
+
+                return route, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
+
+    def sent_mail(self) -> list[dict[str, Any]]:
+        from moto.backends import get_backend
+
+        backend = get_backend("ses")[ACCOUNT][REGION]
+        messages = []
+        for message in list(backend.sent_messages):
+            raw = getattr(message, "raw_data", None)
+            messages.append(
+                {
+                    "message_id": message.id,
+                    "to": list(getattr(message, "destinations", []) or []),
+                    "raw": raw if isinstance(raw, str) else (raw.decode() if raw else ""),
+                }
+            )
+        return messages
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "api_url": self.api_url,
+            "invocations": self.host.invocations,
+            "queues": {q.mapping.function: {"delivered": q.delivered, "failed": q.failed} for q in self.pump.queues},
+            "streams": {s.mapping.function: {"delivered": s.delivered, "discarded": s.discarded} for s in self.pump.streams},
+            "schedules_fired": self.pump.scheduler.fired,
+        }
+
+    def local_json(self, activity_ids: list[str] | None = None) -> dict[str, Any]:
+        return {
+            "api_url": self.api_url,
+            "organizer_token": self.organizer_token,
+            "scanner_token": self.scanner_token,
+            "activity_ids": activity_ids or [],
+            "aws_endpoint_url": self.aws_endpoint,
+            "dashboard_url": f"{self.api_url}/_local/dashboard",
+        }
+
+    def write_local_json(self, directory: Path, activity_ids: list[str] | None = None) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "local.json"
+        path.write_text(json.dumps(self.local_json(activity_ids), indent=2) + "\n")
+        return path

@@ -1,0 +1,49 @@
+"""boto3 clients and resources, created lazily once per container (endpoints come from AWS_ENDPOINT_URL).
+
+Clients are thread-safe and shared; resources are not, so each thread gets its own."""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
+_local = threading.local()
+_generation = 0
+
+
+def _cached(kind: str) -> dict[str, Any]:
+    if getattr(_local, "generation", None) != _generation:
+        _local.__dict__.clear()
+        _local.generation = _generation
+    return _local.__dict__.setdefault(kind, {})
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def resource(service: str) -> Any:
+    resources = _cached("resources")
+    if service not in resources:
+        resources[service] = boto3.resource(service, config=_CONFIG)  # type: ignore[call-overload]
+    return resources[service]
+
+
+def table(name: str) -> Any:
+    tables = _cached("tables")
+    if name not in tables:
+        tables[name] = resource("dynamodb").Table(name)
+    return tables[name]
+
+
+def reset() -> None:
+    """Forget every client (the local stack calls this after it points the SDK at a new endpoint)."""
+    global _generation
+    client.cache_clear()
+    _generation += 1

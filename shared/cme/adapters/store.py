@@ -1,0 +1,532 @@
+"""Every DynamoDB access pattern of the product, in one place (single-table design).
+
+Keys (PK / SK), with GSI1 partitions sharded by badge so no key takes a large share of a big
+meeting's writes:
+  ACT#{a}            ACTIVITY                the agenda (JSON document)
+  ACT#{a}            SESSION#{s}             session state: finalized, when
+  ACT#{a}            ENDREQ#{s}              a request to end a session (the outbox turns it into SessionEnded)
+  ACT#{a}#B#{b}      PROFILE                 roster row            GSI1: ACT#{a}#ROSTER#{k} / b
+  ACT#{a}#B#{b}      SCAN#{scan_id}          an accepted scan      GSI1: ACT#{a}#ROOM#{room}#{k} / at#b#scan
+  ACT#{a}#B#{b}      LIVE                    live presence cache   GSI1: ACT#{a}#LIVE#{k} / b
+  ACT#{a}#B#{b}      ATT#{s}                 finalized attendance  GSI1: ACT#{a}#ATT#{k} / s#b
+  ACT#{a}#B#{b}      EVAL#{scope}            the current evaluation per scope (ACTIVITY or a session id)
+                                                                   GSI1: ACT#{a}#EVAL#{k} / scope#b
+  ACT#{a}#B#{b}      CLAIM                   the current claim     GSI1: ACT#{a}#CLAIM#{k} / b
+  CERT#{c}           V#{n:06d}               a certificate version (mail state lives here)
+  CERT#{c}           CURRENT                 the current version   GSI1: ACT#{a}#CERT#{k} / b
+  DEVICE#{sha256}    DEVICE                  a scanner device token (hash only)
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from cme.adapters.aws import client, resource, table
+from cme.config import settings
+from cme.domain.models import Activity, Attendee, DoorScan, SessionAttendance
+
+SHARDS = 8
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the item already in the state it guards against."""
+
+
+def shard(badge_id: str) -> int:
+    return zlib.crc32(badge_id.encode()) % SHARDS
+
+
+def activity_pk(activity_id: str) -> str:
+    return f"ACT#{activity_id}"
+
+
+def attendee_pk(activity_id: str, badge_id: str) -> str:
+    return f"ACT#{activity_id}#B#{badge_id}"
+
+
+def _table() -> Any:
+    return table(settings().table_name)
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _query_all(**kwargs: Any) -> Iterator[dict[str, Any]]:
+    while True:
+        page = _table().query(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _query_shards(activity_id: str, kind: str) -> Iterator[dict[str, Any]]:
+    for k in range(SHARDS):
+        yield from _query_all(
+            IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(f"ACT#{activity_id}#{kind}#{k}")
+        )
+
+
+def _batch_put(items: Iterable[dict[str, Any]]) -> int:
+    count = 0
+    with _table().batch_writer() as batch:
+        for item in items:
+            batch.put_item(Item=item)
+            count += 1
+    return count
+
+
+def _batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+    name = settings().table_name
+    found: list[dict[str, Any]] = []
+    dynamodb = resource("dynamodb")
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {name: {"Keys": keys[start : start + 100]}}
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            found.extend(response["Responses"].get(name, []))
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+# ---- activities -----------------------------------------------------------------------------------
+
+
+def get_activity(activity_id: str) -> Activity | None:
+    item = _table().get_item(Key={"PK": activity_pk(activity_id), "SK": "ACTIVITY"}).get("Item")
+    return Activity.model_validate_json(item["doc"]) if item else None
+
+
+def put_activity(activity: Activity, *, updated_at: str) -> None:
+    _table().put_item(
+        Item={
+            "PK": activity_pk(activity.activity_id),
+            "SK": "ACTIVITY",
+            "doc": activity.model_dump_json(),
+            "updated_at": updated_at,
+        }
+    )
+
+
+def session_states(activity_id: str) -> dict[str, dict[str, Any]]:
+    items = _query_all(
+        KeyConditionExpression=Key("PK").eq(activity_pk(activity_id)) & Key("SK").begins_with("SESSION#")
+    )
+    return {item["SK"].removeprefix("SESSION#"): item for item in items}
+
+
+def finalized_sessions(activity_id: str) -> set[str]:
+    return {sid for sid, state in session_states(activity_id).items() if state.get("finalized")}
+
+
+def mark_session_finalized(activity_id: str, session_id: str, *, at: str) -> None:
+    _table().update_item(
+        Key={"PK": activity_pk(activity_id), "SK": f"SESSION#{session_id}"},
+        UpdateExpression="SET finalized = :t, finalized_at = if_not_exists(finalized_at, :at), last_finalized_at = :at",
+        ExpressionAttributeValues={":t": True, ":at": at},
+    )
+
+
+def request_session_end(activity_id: str, session_id: str, *, reason: str, ended_at: str, requested_at: str) -> None:
+    """Written once per request; the stream outbox publishes SessionEnded from it."""
+    _table().put_item(
+        Item={
+            "PK": activity_pk(activity_id),
+            "SK": f"ENDREQ#{session_id}",
+            "activity_id": activity_id,
+            "session_id": session_id,
+            "reason": reason,
+            "ended_at": ended_at,
+            "requested_at": requested_at,
+        }
+    )
+
+
+# ---- roster ---------------------------------------------------------------------------------------
+
+
+def _profile_item(activity_id: str, attendee: Attendee) -> dict[str, Any]:
+    return {
+        "PK": attendee_pk(activity_id, attendee.badge_id),
+        "SK": "PROFILE",
+        "GSI1PK": f"ACT#{activity_id}#ROSTER#{shard(attendee.badge_id)}",
+        "GSI1SK": attendee.badge_id,
+        "activity_id": activity_id,
+        **attendee.model_dump(mode="json", exclude_none=True),
+    }
+
+
+def existing_badges(activity_id: str, badge_ids: list[str]) -> set[str]:
+    keys = [{"PK": attendee_pk(activity_id, b), "SK": "PROFILE"} for b in dict.fromkeys(badge_ids)]
+    return {item["badge_id"] for item in _batch_get(keys)}
+
+
+def put_attendees(activity_id: str, attendees: list[Attendee]) -> int:
+    return _batch_put(_profile_item(activity_id, a) for a in attendees)
+
+
+def _attendee(item: dict[str, Any]) -> Attendee:
+    fields = Attendee.model_fields
+    return Attendee.model_validate({k: v for k, v in item.items() if k in fields})
+
+
+def get_attendee(activity_id: str, badge_id: str) -> Attendee | None:
+    item = _table().get_item(Key={"PK": attendee_pk(activity_id, badge_id), "SK": "PROFILE"}).get("Item")
+    return _attendee(item) if item else None
+
+
+def get_attendees(activity_id: str, badge_ids: Iterable[str]) -> dict[str, Attendee]:
+    keys = [{"PK": attendee_pk(activity_id, b), "SK": "PROFILE"} for b in dict.fromkeys(badge_ids)]
+    return {item["badge_id"]: _attendee(item) for item in _batch_get(keys)}
+
+
+def find_badge_by_email(activity_id: str, email: str) -> str | None:
+    for item in _query_shards(activity_id, "ROSTER"):
+        if str(item.get("email", "")).lower() == email.lower():
+            return str(item["badge_id"])
+    return None
+
+
+def roster(activity_id: str) -> list[Attendee]:
+    return [_attendee(item) for item in _query_shards(activity_id, "ROSTER")]
+
+
+# ---- scans ----------------------------------------------------------------------------------------
+
+
+def put_scan(activity_id: str, badge_id: str, scan: DoorScan, **extra: Any) -> bool:
+    """Store an accepted scan once; False when that scan_id is already stored (a duplicate)."""
+    item = {
+        "PK": attendee_pk(activity_id, badge_id),
+        "SK": f"SCAN#{scan.scan_id}",
+        "GSI1PK": f"ACT#{activity_id}#ROOM#{scan.room}#{shard(badge_id)}",
+        "GSI1SK": f"{scan.at:012d}#{badge_id}#{scan.scan_id}",
+        "activity_id": activity_id,
+        "badge_id": badge_id,
+        "scan_id": scan.scan_id,
+        "room": scan.room,
+        "at": scan.at,
+        "direction": scan.direction,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+    try:
+        _table().put_item(Item=item, ConditionExpression=Attr("PK").not_exists())
+    except ClientError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def scans_of(activity_id: str, badge_id: str) -> list[DoorScan]:
+    items = _query_all(
+        KeyConditionExpression=Key("PK").eq(attendee_pk(activity_id, badge_id)) & Key("SK").begins_with("SCAN#")
+    )
+    return [DoorScan(scan_id=i["scan_id"], room=i["room"], at=int(i["at"]), direction=i["direction"]) for i in items]
+
+
+def badges_with_entries_in(activity_id: str, room: str, before: int) -> set[str]:
+    """Attendees with a scan in `room` before `before` (epoch seconds): the candidates of a session."""
+    badges: set[str] = set()
+    for k in range(SHARDS):
+        for item in _query_all(
+            IndexName="GSI1",
+            KeyConditionExpression=Key("GSI1PK").eq(f"ACT#{activity_id}#ROOM#{room}#{k}")
+            & Key("GSI1SK").lt(f"{before:012d}"),
+            ProjectionExpression="badge_id",
+        ):
+            badges.add(str(item["badge_id"]))
+    return badges
+
+
+def put_live(activity_id: str, badge_id: str, live: dict[str, Any]) -> None:
+    _table().put_item(
+        Item={
+            "PK": attendee_pk(activity_id, badge_id),
+            "SK": "LIVE",
+            "GSI1PK": f"ACT#{activity_id}#LIVE#{shard(badge_id)}",
+            "GSI1SK": badge_id,
+            "activity_id": activity_id,
+            "badge_id": badge_id,
+            **live,
+        }
+    )
+
+
+def live_items(activity_id: str) -> list[dict[str, Any]]:
+    return list(_query_shards(activity_id, "LIVE"))
+
+
+# ---- attendance -----------------------------------------------------------------------------------
+
+
+def _attendance_item(activity_id: str, badge_id: str, attendance: SessionAttendance) -> dict[str, Any]:
+    return {
+        "PK": attendee_pk(activity_id, badge_id),
+        "SK": f"ATT#{attendance.session_id}",
+        "GSI1PK": f"ACT#{activity_id}#ATT#{shard(badge_id)}",
+        "GSI1SK": f"{attendance.session_id}#{badge_id}",
+        "activity_id": activity_id,
+        "badge_id": badge_id,
+        **attendance.model_dump(mode="python"),
+    }
+
+
+def put_attendances(activity_id: str, rows: Iterable[tuple[str, SessionAttendance]]) -> int:
+    return _batch_put(_attendance_item(activity_id, badge, att) for badge, att in rows)
+
+
+def _attendance(item: dict[str, Any]) -> SessionAttendance:
+    fields = SessionAttendance.model_fields
+    return SessionAttendance.model_validate({k: v for k, v in item.items() if k in fields})
+
+
+def attendance_of(activity_id: str, badge_id: str) -> dict[str, SessionAttendance]:
+    items = _query_all(
+        KeyConditionExpression=Key("PK").eq(attendee_pk(activity_id, badge_id)) & Key("SK").begins_with("ATT#")
+    )
+    return {item["session_id"]: _attendance(item) for item in items}
+
+
+def all_attendance(activity_id: str) -> list[tuple[str, SessionAttendance]]:
+    return [(str(item["badge_id"]), _attendance(item)) for item in _query_shards(activity_id, "ATT")]
+
+
+# ---- evaluations and claims -----------------------------------------------------------------------
+
+
+def put_evaluation(activity_id: str, badge_id: str, evaluation: dict[str, Any]) -> None:
+    scope = evaluation["session_id"] or "ACTIVITY"
+    _table().put_item(
+        Item={
+            "PK": attendee_pk(activity_id, badge_id),
+            "SK": f"EVAL#{scope}",
+            "GSI1PK": f"ACT#{activity_id}#EVAL#{shard(badge_id)}",
+            "GSI1SK": f"{scope}#{badge_id}",
+            "activity_id": activity_id,
+            "badge_id": badge_id,
+            "scope": scope,
+            "doc": json.dumps(evaluation, default=str),
+            "evaluation_id": evaluation["evaluation_id"],
+            "submitted_at": evaluation["submitted_at"],
+        }
+    )
+
+
+def evaluations_of(activity_id: str, badge_id: str) -> dict[str | None, dict[str, Any]]:
+    """Current evaluation per scope: None for the activity evaluation, else the session id."""
+    items = _query_all(
+        KeyConditionExpression=Key("PK").eq(attendee_pk(activity_id, badge_id)) & Key("SK").begins_with("EVAL#")
+    )
+    result: dict[str | None, dict[str, Any]] = {}
+    for item in items:
+        scope = None if item["scope"] == "ACTIVITY" else str(item["scope"])
+        result[scope] = json.loads(item["doc"])
+    return result
+
+
+def all_evaluations(activity_id: str) -> list[dict[str, Any]]:
+    return list(_query_shards(activity_id, "EVAL"))
+
+
+def get_claim(activity_id: str, badge_id: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"PK": attendee_pk(activity_id, badge_id), "SK": "CLAIM"}).get("Item")
+    if not item:
+        return None
+    return {**item, "claimed": json.loads(item["claimed"]), "totals": json.loads(item["totals"])}
+
+
+def put_claim(
+    activity_id: str,
+    badge_id: str,
+    *,
+    version: int,
+    evaluation_id: str,
+    submitted_at: str,
+    claimed: dict[str, dict[str, Decimal]],
+    totals: dict[str, Decimal],
+    claimed_at: str,
+) -> bool:
+    """Record claim `version` only over version-1 and only for a newer submission (idempotent)."""
+    condition = (
+        Attr("PK").not_exists()
+        if version == 1
+        else (Attr("version").eq(version - 1) & Attr("submitted_at").lte(submitted_at))
+    )
+    try:
+        _table().put_item(
+            Item={
+                "PK": attendee_pk(activity_id, badge_id),
+                "SK": "CLAIM",
+                "GSI1PK": f"ACT#{activity_id}#CLAIM#{shard(badge_id)}",
+                "GSI1SK": badge_id,
+                "activity_id": activity_id,
+                "badge_id": badge_id,
+                "version": version,
+                "evaluation_id": evaluation_id,
+                "submitted_at": submitted_at,
+                "claimed": json.dumps(claimed, default=str),
+                "totals": json.dumps(totals, default=str),
+                "claimed_at": claimed_at,
+            },
+            ConditionExpression=condition,
+        )
+    except ClientError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def all_claims(activity_id: str) -> list[dict[str, Any]]:
+    return [{**i, "totals": json.loads(i["totals"])} for i in _query_shards(activity_id, "CLAIM")]
+
+
+# ---- certificates ---------------------------------------------------------------------------------
+
+
+def get_certificate(certificate_id: str, version: int | None = None) -> dict[str, Any] | None:
+    if version is None:
+        current = _table().get_item(Key={"PK": f"CERT#{certificate_id}", "SK": "CURRENT"}).get("Item")
+        if not current:
+            return None
+        version = int(current["version"])
+    item = _table().get_item(Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"}).get("Item")
+    return item
+
+
+def current_certificate_version(certificate_id: str) -> int | None:
+    item = _table().get_item(Key={"PK": f"CERT#{certificate_id}", "SK": "CURRENT"}).get("Item")
+    return int(item["version"]) if item else None
+
+
+def put_certificate_version(record: dict[str, Any]) -> bool:
+    """Write a certificate version once, then move CURRENT forward (never back)."""
+    pk = f"CERT#{record['certificate_id']}"
+    version = int(record["version"])
+    try:
+        _table().put_item(
+            Item={"PK": pk, "SK": f"V#{version:06d}", **record}, ConditionExpression=Attr("PK").not_exists()
+        )
+        created = True
+    except ClientError as exc:
+        if not _is_condition_failure(exc):
+            raise
+        created = False
+    try:
+        _table().put_item(
+            Item={
+                "PK": pk,
+                "SK": "CURRENT",
+                "GSI1PK": f"ACT#{record['activity_id']}#CERT#{shard(record['badge_id'])}",
+                "GSI1SK": record["badge_id"],
+                "activity_id": record["activity_id"],
+                "badge_id": record["badge_id"],
+                "certificate_id": record["certificate_id"],
+                "version": version,
+            },
+            ConditionExpression=Attr("PK").not_exists() | Attr("version").lt(version),
+        )
+    except ClientError as exc:
+        if not _is_condition_failure(exc):
+            raise
+    return created
+
+
+def set_mail_state(certificate_id: str, version: int, state: str, *, expect: str | None, **fields: Any) -> bool:
+    """Move a version's mail state; `expect=None` means only if no state is recorded yet."""
+    names = {"#s": "mail_state"}
+    values: dict[str, Any] = {":s": state}
+    sets = ["#s = :s"]
+    for index, (key, value) in enumerate(fields.items()):
+        names[f"#f{index}"] = key
+        values[f":f{index}"] = value
+        sets.append(f"#f{index} = :f{index}")
+    if expect is None:
+        condition = "attribute_exists(PK) AND attribute_not_exists(#s)"
+    else:
+        condition = "#s = :e"
+        values[":e"] = expect
+    try:
+        _table().update_item(
+            Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"},
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
+def current_certificates(activity_id: str) -> list[dict[str, Any]]:
+    """Current version records of the activity's certificates."""
+    pointers = list(_query_shards(activity_id, "CERT"))
+    keys = [{"PK": f"CERT#{p['certificate_id']}", "SK": f"V#{int(p['version']):06d}"} for p in pointers]
+    return _batch_get(keys)
+
+
+def activity_has_certificates(activity_id: str) -> bool:
+    for k in range(SHARDS):
+        page = _table().query(
+            IndexName="GSI1",
+            KeyConditionExpression=Key("GSI1PK").eq(f"ACT#{activity_id}#CERT#{k}"),
+            Limit=1,
+        )
+        if page.get("Items"):
+            return True
+    return False
+
+
+# ---- scanner devices ------------------------------------------------------------------------------
+
+
+def put_device(token_hash: str, *, activity_id: str, device_id: str, created_at: str, label: str = "") -> None:
+    _table().put_item(
+        Item={
+            "PK": f"DEVICE#{token_hash}",
+            "SK": "DEVICE",
+            "activity_id": activity_id,
+            "device_id": device_id,
+            "label": label,
+            "created_at": created_at,
+            "revoked": False,
+        }
+    )
+
+
+def get_device(token_hash: str) -> dict[str, Any] | None:
+    return _table().get_item(Key={"PK": f"DEVICE#{token_hash}", "SK": "DEVICE"}).get("Item")
+
+
+def dynamodb_client() -> Any:
+    return client("dynamodb")
+
+
+def count(activity_id: str, kind: str) -> int:
+    """How many items a sharded activity partition holds (ROSTER, EVAL, CLAIM, CERT, ...)."""
+    total = 0
+    for k in range(SHARDS):
+        kwargs: dict[str, Any] = {
+            "IndexName": "GSI1",
+            "KeyConditionExpression": Key("GSI1PK").eq(f"ACT#{activity_id}#{kind}#{k}"),
+            "Select": "COUNT",
+        }
+        while True:
+            page = _table().query(**kwargs)
+            total += int(page["Count"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return total

@@ -1,0 +1,47 @@
+"""One way to consume the bus: EventBridge rule → SQS → Lambda with partial batch failures.
+
+Each SQS message body is an EventBridge event; the consumer gets its parsed detail. A failing record is
+reported back (ReportBatchItemFailures) so only it is retried, and after maxReceiveCount it goes to
+the queue's DLQ."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from cme.observability import logger
+
+DetailHandler = Callable[[dict[str, Any]], Any]
+
+
+class PoisonMessage(ValueError):
+    """A message that can never succeed (not an event of the expected type)."""
+
+
+def eventbridge_detail(record: SQSRecord, detail_type: str) -> dict[str, Any]:
+    event = json.loads(record.body)
+    if not isinstance(event, dict) or event.get("detail-type") != detail_type or event.get("source") != "cme":
+        raise PoisonMessage(f"expected a cme {detail_type} event")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise PoisonMessage("the event has no detail object")
+    return detail
+
+
+def sqs_event_consumer(detail_type: str, handle: DetailHandler) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def record_handler(record: SQSRecord) -> Any:
+        return handle(eventbridge_detail(record, detail_type))
+
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    return handler

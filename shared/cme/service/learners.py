@@ -1,0 +1,220 @@
+"""What a learner sees and does: the credit view (`GET /me`), the evaluation form, and submitting an
+evaluation with the claim and the attestation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from cme import clock
+from cme.adapters import store
+from cme.auth import certificate_id
+from cme.domain.credit import (
+    ClaimError,
+    activity_totals,
+    claimable,
+    claimable_totals,
+    eligible_types,
+    resolve_claims,
+)
+from cme.domain.models import Activity, Attendee, EvaluationSubmission, SessionAttendance
+from cme.errors import NotFound, Unprocessable
+from cme.service.evaluation_form import default_questions, validate_answers
+
+
+@dataclass
+class LearnerRecord:
+    activity: Activity
+    attendee: Attendee
+    attendances: dict[str, SessionAttendance]
+    evaluations: dict[str | None, dict[str, Any]]
+    types: list[str]
+
+    @property
+    def evaluated(self) -> set[str | None]:
+        return set(self.evaluations)
+
+
+def load_learner(activity_id: str, badge_id: str) -> LearnerRecord:
+    activity = store.get_activity(activity_id)
+    attendee = store.get_attendee(activity_id, badge_id) if activity else None
+    if activity is None or attendee is None:
+        raise NotFound("no such learner")
+    agenda = {s.session_id for s in activity.sessions}
+    finalized = store.finalized_sessions(activity_id)
+    attendances = {
+        sid: a for sid, a in store.attendance_of(activity_id, badge_id).items() if sid in agenda and sid in finalized
+    }
+    return LearnerRecord(
+        activity=activity,
+        attendee=attendee,
+        attendances=attendances,
+        evaluations=store.evaluations_of(activity_id, badge_id),
+        types=eligible_types(activity, attendee.profession),
+    )
+
+
+def _only(types: list[str], amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {t: amounts[t] for t in types if t in amounts}
+
+
+def _evaluation_state(record: LearnerRecord, session_id: str, earns: bool) -> str:
+    if not earns:
+        return "not_required"
+    scope = None if record.activity.policy.evaluation_scope == "activity" else session_id
+    return "submitted" if scope in record.evaluations else "pending"
+
+
+def learner_view(activity_id: str, badge_id: str, base_url: str) -> dict[str, Any]:
+    record = load_learner(activity_id, badge_id)
+    activity, attendee = record.activity, record.attendee
+    unlocked = claimable(activity, record.attendances, record.evaluated, record.types)
+    titles = {s.session_id: s for s in activity.sessions}
+    sessions = []
+    for session in activity.sessions:
+        attendance = record.attendances.get(session.session_id)
+        if attendance is None:
+            continue
+        credits = _only(record.types, attendance.credits)
+        sessions.append(
+            {
+                "session_id": session.session_id,
+                "title": titles[session.session_id].title,
+                "starts_at": session.starts_at.isoformat(),
+                "room": session.room,
+                "minutes": attendance.minutes,
+                "credits": credits,
+                "claimable": {
+                    t: unlocked[t][session.session_id] for t in unlocked if session.session_id in unlocked[t]
+                },
+                "evaluation": _evaluation_state(record, session.session_id, any(v > 0 for v in credits.values())),
+                "faculty": attendance.faculty,
+                "explanation": attendance.explanation,
+            }
+        )
+    claim = store.get_claim(activity_id, badge_id)
+    cid = certificate_id(activity_id, badge_id)
+    current = store.get_certificate(cid)
+    certificate = None
+    if current is not None:
+        version = int(current["version"])
+        certificate = {
+            "certificate_id": cid,
+            "version": version,
+            "issued_at": current["issued_at"],
+            "credits": {k: Decimal(str(v)) for k, v in current["credits"].items()},
+            "download_url": f"{base_url}/certificates/{cid}",
+            "verify_url": f"{base_url}/verify/{cid}?version={version}",
+            "mail": current.get("mail_state", "pending"),
+        }
+    return {
+        "attendee": {
+            "badge_id": attendee.badge_id,
+            "name": attendee.display_name,
+            "given_name": attendee.given_name,
+            "family_name": attendee.family_name,
+            "degree": attendee.degree,
+            "profession": attendee.profession,
+            "credit_types": record.types,
+        },
+        "activity_id": activity_id,
+        "activity": {
+            "title": activity.title,
+            "starts_on": activity.starts_on.isoformat(),
+            "ends_on": activity.ends_on.isoformat(),
+            "evaluation_scope": activity.policy.evaluation_scope,
+        },
+        "sessions": sessions,
+        "credits_total": activity_totals(activity, record.attendances, record.types),
+        "claimable_total": claimable_totals(activity, record.attendances, unlocked),
+        "claimed_total": {k: Decimal(str(v)) for k, v in (claim["totals"] if claim else {}).items()},
+        "claim_version": int(claim["version"]) if claim else None,
+        "certificate": certificate,
+    }
+
+
+def evaluation_form(activity_id: str, badge_id: str, session_id: str | None) -> dict[str, Any]:
+    record = load_learner(activity_id, badge_id)
+    scope_sessions = _scope_sessions(record, session_id)
+    faculty_badges = {b for s in record.activity.sessions if s.session_id in scope_sessions for b in s.faculty}
+    faculty = store.get_attendees(activity_id, faculty_badges) if faculty_badges else {}
+    questions = default_questions(record.activity, scope_sessions, faculty)
+    return {
+        "activity_id": activity_id,
+        "session_id": session_id,
+        "scope": record.activity.policy.evaluation_scope,
+        "questions": [q.model_dump(exclude_none=True) for q in questions],
+        "attestation": attestation_text(record.activity),
+    }
+
+
+def attestation_text(activity: Activity) -> str:
+    return (
+        f"I attest that I participated in {activity.title} and claim only the credit commensurate "
+        "with the extent of my participation."
+    )
+
+
+def _scope_sessions(record: LearnerRecord, session_id: str | None) -> list[str]:
+    scope = record.activity.policy.evaluation_scope
+    if scope == "activity":
+        if session_id is not None:
+            raise Unprocessable(
+                "this activity has one evaluation for the whole activity",
+                [{"field": "session_id", "message": "must be null: the evaluation covers the whole activity"}],
+            )
+        return list(record.attendances)
+    if session_id is None:
+        raise Unprocessable("this activity is evaluated per session", [{"field": "session_id", "message": "required"}])
+    if session_id not in record.attendances or record.attendances[session_id].seconds <= 0:
+        raise Unprocessable(
+            "you have no attendance in that session",
+            [{"field": "session_id", "message": f"{session_id}: not attended"}],
+        )
+    return [session_id]
+
+
+def submit_evaluation(activity_id: str, badge_id: str, submission: EvaluationSubmission) -> dict[str, Any]:
+    """Validate everything the learner can get wrong now (422), then store; the claim follows from the stream."""
+    record = load_learner(activity_id, badge_id)
+    scope_sessions = _scope_sessions(record, submission.session_id)
+    faculty_badges = {b for s in record.activity.sessions if s.session_id in scope_sessions for b in s.faculty}
+    faculty = store.get_attendees(activity_id, faculty_badges) if faculty_badges else {}
+    answers, errors = validate_answers(default_questions(record.activity, scope_sessions, faculty), submission.answers)
+    if not submission.attest:
+        errors.append({"field": "attest", "message": "you must attest to the credit you claim"})
+    if not scope_sessions or not any(v > 0 for sid in scope_sessions for v in record.attendances[sid].credits.values()):
+        errors.append({"field": "session_id", "message": "there is no credit to claim yet"})
+    evaluated = record.evaluated | {submission.session_id}
+    unlocked = claimable(record.activity, record.attendances, evaluated, record.types)
+    requested = submission.claims
+    if requested is not None and submission.session_id is not None:
+        for credit_type, by_session in requested.items():
+            for sid in by_session:
+                if sid != submission.session_id:
+                    errors.append(
+                        {"field": f"claims.{credit_type}.{sid}", "message": "this evaluation is for another session"}
+                    )
+    if not errors:
+        try:
+            resolve_claims(record.activity, record.attendances, unlocked, requested)
+        except ClaimError as exc:
+            errors.append({"field": exc.field, "message": exc.message})
+    if errors:
+        raise Unprocessable("the evaluation has invalid fields", errors)
+    evaluation_id = f"ev-{uuid.uuid4().hex}"
+    store.put_evaluation(
+        activity_id,
+        badge_id,
+        {
+            "evaluation_id": evaluation_id,
+            "session_id": submission.session_id,
+            "answers": answers,
+            "claims": {t: {s: str(v) for s, v in c.items()} for t, c in requested.items()} if requested else None,
+            "attest": True,
+            "submitted_at": clock.now().isoformat(timespec="microseconds"),
+        },
+    )
+    return {"evaluation_id": evaluation_id}

@@ -1,0 +1,98 @@
+"""Mailing a certificate version at most once: the state is recorded before and after the SES call, and
+a send whose outcome is unknown is flagged for the organizer's resend, never repeated blindly."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cme import clock
+from cme.adapters import blobs, mailer, store
+from cme.config import settings
+from cme.observability import logger
+
+CREDIT_NAMES = {
+    "AMA_PRA_1": "AMA PRA Category 1 Credit™",
+    "ANCC": "ANCC contact hours",
+    "ACPE": "ACPE contact hours",
+    "AAPA_1": "AAPA Category 1 CME credit",
+    "IPCE": "IPCE credit",
+    "PARTICIPATION": "hours of participation",
+}
+#: SES errors that mean the message was certainly not sent (safe to offer a resend).
+DEFINITE_REJECTIONS = {
+    "MessageRejected",
+    "MailFromDomainNotVerifiedException",
+    "AccountSuspendedException",
+    "SendingPausedException",
+    "BadRequestException",
+    "NotFoundException",
+    "ValidationError",
+}
+
+
+def credits_text(credits: dict[str, Any]) -> list[str]:
+    lines = []
+    for credit_type, amount in credits.items():
+        value = Decimal(str(amount))
+        lines.append(f"{value.normalize():f} {CREDIT_NAMES.get(credit_type, credit_type)}")
+    return lines
+
+
+def send_certificate_mail(certificate_id: str, version: int) -> dict[str, Any]:
+    record = store.get_certificate(certificate_id, version)
+    if record is None:
+        raise RuntimeError("certificate version not visible yet; retry")
+    current = store.current_certificate_version(certificate_id) or version
+    if current > version:
+        store.set_mail_state(certificate_id, version, "superseded", expect=None)
+        return {"sent": False, "reason": "superseded"}
+    if not store.set_mail_state(certificate_id, version, "sending", expect=None, sending_at=clock.iso(clock.now())):
+        return {"sent": False, "reason": "already_handled"}
+    attendee = store.get_attendee(record["activity_id"], record["badge_id"])
+    pdf = blobs.get(record["s3_key"])
+    if attendee is None or hashlib.sha256(pdf).hexdigest() != record["sha256"]:
+        store.set_mail_state(
+            certificate_id, version, "failed", expect="sending", failure="certificate or learner missing"
+        )
+        return {"sent": False, "reason": "inconsistent"}
+    from cme.mail.compose import compose_certificate_mail
+
+    base = settings().public_base_url.rstrip("/")
+    raw = compose_certificate_mail(
+        sender=settings().mail_from,
+        reply_to=settings().mail_reply_to or None,
+        to=attendee.email,
+        learner_name=f"{attendee.given_name} {attendee.family_name}",
+        activity_title=record["activity_title"],
+        credits_text=credits_text(record["credits"]),
+        download_url=f"{base}/certificates/{certificate_id}",
+        verify_url=f"{base}/verify/{certificate_id}?version={version}",
+        version=version,
+        pdf=pdf,
+        pdf_filename=f"certificate-{certificate_id}-v{version}.pdf",
+        configuration_set=settings().ses_configuration_set or None,
+    )
+    try:
+        message_id = mailer.send_raw(raw, attendee.email)
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        state = "failed" if code in DEFINITE_REJECTIONS else "unknown"
+        store.set_mail_state(certificate_id, version, state, expect="sending", failure=code)
+        logger.warning(
+            "certificate mail not sent",
+            extra={"certificate_id": certificate_id, "version": version, "state": state, "error": code},
+        )
+        return {"sent": False, "reason": state}
+    except (BotoCoreError, OSError) as exc:
+        store.set_mail_state(certificate_id, version, "unknown", expect="sending", failure=type(exc).__name__)
+        logger.warning("certificate mail outcome unknown", extra={"certificate_id": certificate_id, "version": version})
+        return {"sent": False, "reason": "unknown"}
+    store.set_mail_state(
+        certificate_id, version, "sent", expect="sending", message_id=message_id, sent_at=clock.iso(clock.now())
+    )
+    logger.info("certificate mailed", extra={"certificate_id": certificate_id, "version": version})
+    return {"sent": True, "message_id": message_id}

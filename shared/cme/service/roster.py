@@ -1,0 +1,77 @@
+"""Roster upsert from JSON or CSV: each row validated on its own, bad rows reported, good rows kept."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from pydantic import ValidationError
+
+from cme.adapters import store
+from cme.api import validation_details
+from cme.domain.models import Attendee
+from cme.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+MAX_ROWS = 5000
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0", ""}
+
+
+def _csv_rows(text: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "badge_id" not in reader.fieldnames:
+        raise BadRequest("the CSV needs a header row with at least badge_id")
+    rows: list[dict[str, Any]] = []
+    for raw in reader:
+        row: dict[str, Any] = {k: v for k, v in raw.items() if k and v not in (None, "")}
+        if "board_ids" in row:  # "ABIM:123456;ABP:7890"
+            pairs = [p.split(":", 1) for p in str(row["board_ids"]).split(";") if ":" in p]
+            row["board_ids"] = {board.strip(): number.strip() for board, number in pairs}
+        if "moc_consent" in row:
+            flag = str(row["moc_consent"]).strip().lower()
+            row["moc_consent"] = True if flag in _TRUE else False if flag in _FALSE else row["moc_consent"]
+        rows.append(row)
+    return rows
+
+
+def parse_roster(body: bytes, content_type: str) -> list[Any]:
+    if content_type == "text/csv":
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise BadRequest("the CSV is not valid UTF-8") from exc
+        rows: list[Any] = _csv_rows(text)
+    elif content_type in ("application/json", ""):
+        import json
+
+        try:
+            rows = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRequest("the body is not valid JSON") from exc
+        if isinstance(rows, dict) and isinstance(rows.get("attendees"), list):
+            rows = rows["attendees"]
+        if not isinstance(rows, list):
+            raise BadRequest("expected a JSON list of attendees")
+    else:
+        raise UnsupportedMediaType(f"expected application/json or text/csv, got {content_type}")
+    if len(rows) > MAX_ROWS:
+        raise PayloadTooLarge(f"at most {MAX_ROWS} rows per request; send the roster in several requests")
+    return rows
+
+
+def upsert_roster(activity_id: str, rows: list[Any]) -> dict[str, Any]:
+    valid: dict[str, Attendee] = {}
+    rejected: list[dict[str, Any]] = []
+    for index, row in enumerate(rows, start=1):
+        try:
+            attendee = Attendee.model_validate(row)
+        except ValidationError as exc:
+            rejected.append(
+                {"row": index, "error": "; ".join(f"{d['field']}: {d['message']}" for d in validation_details(exc))}
+            )
+            continue
+        valid[attendee.badge_id] = attendee  # a later row for the same badge wins
+    known = store.existing_badges(activity_id, list(valid)) if valid else set()
+    store.put_attendees(activity_id, list(valid.values()))
+    return {"created": len(set(valid) - known), "updated": len(set(valid) & known), "rejected": rejected}

@@ -1,0 +1,129 @@
+"""Scan ingest (`POST /scans`): one result per scan in request order, with a reason for each refusal.
+
+Accepted scans are written once (conditional put on the attendee's partition); the stream outbox turns
+each new scan into CheckInScanned. Scans are dated by the device's clock, so an offline backlog counts
+at the time the badge was really scanned."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from cme import clock
+from cme.adapters import store
+from cme.auth import device_token_hash
+from cme.config import settings
+from cme.domain.models import Activity, DoorScan, Scan, epoch
+from cme.domain.presence import covered_sessions, sessions_by_room
+from cme.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable
+
+MAX_SCANS = 500
+
+
+def authenticate_device(token: str | None) -> dict[str, Any]:
+    if not token:
+        raise Unauthorized("a scanner device token is required")
+    device = store.get_device(device_token_hash(token))
+    if not device:
+        raise Unauthorized("unknown scanner device token")
+    if device.get("revoked"):
+        raise Forbidden("this scanner device was revoked by the organizer", code="device_revoked")
+    return device
+
+
+def _result(
+    scan_id: Any, status: str, reason: str | None = None, name: str | None = None, session: str | None = None
+) -> dict[str, Any]:
+    return {
+        "scan_id": scan_id if isinstance(scan_id, str) else None,
+        "status": status,
+        "reason": reason,
+        "attendee_name": name,
+        "session_id": session,
+    }
+
+
+def _reason_for_place(activity: Activity, scan: Scan) -> tuple[str | None, str | None]:
+    """(room, None) when the scan's place is known, else (None, reason)."""
+    if scan.session_id is not None:
+        session = activity.session(scan.session_id)
+        return (session.room, None) if session else (None, "unknown_session")
+    return (scan.room, None) if scan.room in activity.rooms else (None, "unknown_room")
+
+
+def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("scans"), list):
+        raise Unprocessable(
+            'expected {"activity_id", "scans": [...]}', [{"field": "scans", "message": "required list"}]
+        )
+    raw_scans: list[Any] = body["scans"]
+    if not 1 <= len(raw_scans) <= MAX_SCANS:
+        raise Unprocessable(
+            f"send 1 to {MAX_SCANS} scans per request", [{"field": "scans", "message": f"{len(raw_scans)} scans"}]
+        )
+    bound = str(device.get("activity_id"))
+    activity_id = body.get("activity_id") or (bound if bound != "*" else None)
+    if not isinstance(activity_id, str) or not activity_id:
+        raise Unprocessable("activity_id is required", [{"field": "activity_id", "message": "required"}])
+    if bound not in ("*", activity_id):
+        raise Forbidden("this scanner device belongs to another activity")
+    activity = store.get_activity(activity_id)
+    if activity is None:
+        raise NotFound(f"no activity {activity_id!r}")
+
+    parsed: list[Scan | None] = []
+    for raw in raw_scans:
+        try:
+            parsed.append(Scan.model_validate(raw))
+        except ValidationError:
+            parsed.append(None)
+    attendees = store.get_attendees(activity_id, [s.badge_id for s in parsed if s is not None])
+
+    now = clock.now()
+    latest = now + timedelta(seconds=settings().scan_clock_skew_seconds)
+    zone = activity.zone
+    received_at = clock.iso(now)
+    by_room = sessions_by_room(activity)
+    results = []
+    for raw, scan in zip(raw_scans, parsed, strict=True):
+        if scan is None:
+            results.append(_result(raw.get("scan_id") if isinstance(raw, dict) else None, "rejected", "invalid"))
+            continue
+        room, reason = _reason_for_place(activity, scan)
+        attendee = attendees.get(scan.badge_id)
+        if reason is None and attendee is None:
+            reason = "unknown_badge"
+        local_day = scan.scanned_at.astimezone(zone).date()
+        if reason is None and (scan.scanned_at > latest or not activity.starts_on <= local_day <= activity.ends_on):
+            reason = "outside_activity"
+        if reason is not None or room is None or attendee is None:
+            results.append(_result(scan.scan_id, "rejected", reason or "invalid"))
+            continue
+        door_scan = DoorScan(scan_id=scan.scan_id, room=room, at=epoch(scan.scanned_at), direction=scan.direction)
+        covered = (
+            covered_sessions(by_room.get(room, []), door_scan.at, activity.policy.lookahead_minutes * 60)
+            if scan.direction == "entry"
+            else []
+        )
+        session_id = scan.session_id or (covered[0].session_id if covered else None)
+        stored = store.put_scan(
+            activity_id,
+            scan.badge_id,
+            door_scan,
+            scanned_at=scan.scanned_at.isoformat(),
+            received_at=received_at,
+            device_id=scan.device_id or device.get("device_id"),
+            session_id=session_id,
+        )
+        results.append(
+            _result(scan.scan_id, "accepted" if stored else "duplicate", None, attendee.greeting_name, session_id)
+        )
+    return {"results": results}
+
+
+def require_json_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object")
+    return body

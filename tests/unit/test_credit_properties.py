@@ -1,0 +1,265 @@
+"""Properties of the presence and credit engine over random agendas, policies and scan streams."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from cme.domain.credit import (
+    activity_totals,
+    attendance_from_walk,
+    claimable,
+    claimable_totals,
+    resolve_claims,
+    session_attendance,
+)
+from cme.domain.models import (
+    ALL_OR_NOTHING_TYPES,
+    DERIVED_TYPES,
+    Activity,
+    Break,
+    CreditOffer,
+    DoorScan,
+    Policy,
+    Provider,
+    Session,
+    SessionAttendance,
+    epoch,
+    from_quarters,
+    to_quarters,
+)
+from cme.domain.presence import walk_presence
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.unit
+
+ZONE = ZoneInfo("America/Chicago")
+DAY_START = epoch(datetime(2027, 10, 14, 7, 0, tzinfo=ZONE))
+GRID = 5 * 60
+ROOMS = ("Hall-A", "Room-201", "Room-301")
+OFFERED = ("AMA_PRA_1", "ANCC", "ACPE", "IPCE")
+TIME_BASED = ("AMA_PRA_1", "ANCC", "IPCE", "AAPA_1", "PARTICIPATION")
+FACULTY_BADGE = "FAC-1"
+BADGES = st.sampled_from(["B-1", FACULTY_BADGE])
+PROPERTY_SETTINGS = settings(max_examples=150, deadline=None)
+
+
+def local(moment: int) -> datetime:
+    return datetime.fromtimestamp(moment, ZONE)
+
+
+@st.composite
+def sessions(draw: st.DrawFn, session_id: str) -> Session:
+    """A session on the 5-minute grid between 07:00 and 20:00, with random breaks and designations."""
+    start = DAY_START + draw(st.integers(0, 120)) * GRID
+    slots = draw(st.integers(1, 36))
+    # Distinct, sorted slot boundaries paired up give breaks that neither overlap nor leave the session.
+    points = sorted(draw(st.sets(st.integers(0, slots), max_size=4)))
+    points = points[: len(points) // 2 * 2]
+    breaks = [
+        Break(starts_at=local(start + a * GRID), ends_at=local(start + b * GRID))
+        for a, b in zip(points[::2], points[1::2], strict=True)
+    ]
+    credit_seconds = slots * GRID - sum((b - a) * GRID for a, b in zip(points[::2], points[1::2], strict=True))
+    allowed = (credit_seconds * 4 + 1800) // 3600
+    designated = draw(st.sets(st.sampled_from(OFFERED), min_size=1))
+    # Mostly generous designations, so that credit is often earned and the cap often matters.
+    quarters = st.integers(allowed // 2, allowed) | st.integers(0, allowed)
+    credits = {t: from_quarters(draw(quarters)) for t in sorted(designated)}
+    return Session(
+        session_id=session_id,
+        title=f"Session {session_id}",
+        room=draw(st.sampled_from(ROOMS)),
+        starts_at=local(start),
+        ends_at=local(start + slots * GRID),
+        credits=credits,
+        breaks=breaks,
+        faculty=[FACULTY_BADGE] if draw(st.booleans()) else [],
+        min_attendance_percent=draw(st.none() | st.none() | st.sampled_from([0, 50, 90, 100])),
+    )
+
+
+policies = st.builds(
+    Policy,
+    rounding=st.sampled_from(["nearest_quarter", "down_quarter"]),
+    rounding_by_type=st.dictionaries(
+        st.sampled_from(["AMA_PRA_1", "ANCC", "IPCE", "AAPA_1", "PARTICIPATION"]),
+        st.sampled_from(["nearest_quarter", "down_quarter"]),
+    ),
+    missing_exit=st.sampled_from(["session_end", "session_end", "no_credit"]),
+    lookahead_minutes=st.integers(0, 60),
+    min_attendance_percent=st.sampled_from([0, 0, 0, 25, 50, 90, 100]) | st.integers(0, 100),
+    full_credit_percent=st.integers(1, 100),
+    evaluation_scope=st.sampled_from(["activity", "session"]),
+)
+
+
+@st.composite
+def activities(draw: st.DrawFn) -> Activity:
+    count = draw(st.integers(1, 6))
+    agenda = [draw(sessions(f"S{i}")) for i in range(1, count + 1)]
+    return Activity(
+        activity_id="ACT-P",
+        title="Property agenda",
+        provider=Provider(name="Example Medical Society"),
+        location="Chicago, IL",
+        timezone="America/Chicago",
+        starts_on=date(2027, 10, 14),
+        ends_on=date(2027, 10, 14),
+        credit_types={t: CreditOffer(max=from_quarters(draw(st.integers(0, 40)))) for t in OFFERED},
+        policy=draw(policies),
+        sessions=agenda,
+    )
+
+
+@st.composite
+def scan_streams(draw: st.DrawFn, activity: Activity) -> list[DoorScan]:
+    """Entries and exits, mostly near the agenda's session starts and ends and in their rooms, plus
+    scans at any second of the day and in a room without sessions."""
+    anchors = [moment for s in activity.sessions for moment in (s.start, s.end, (s.start + s.end) // 2)]
+    near_a_session = st.tuples(st.sampled_from(anchors), st.integers(-1200, 1200)).map(sum)
+    anywhere = st.integers(DAY_START - 1800, DAY_START + 14 * 3600)
+    rooms = st.sampled_from(sorted(activity.rooms)) | st.sampled_from([*ROOMS, "Lobby"])
+    specs = draw(
+        st.lists(
+            st.tuples(rooms, near_a_session | anywhere, st.sampled_from(["entry", "entry", "exit"])),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    return [
+        DoorScan(scan_id=f"s{i}", room=room, at=moment, direction=direction)
+        for i, (room, moment, direction) in enumerate(specs)
+    ]
+
+
+@st.composite
+def agendas_with_scans(draw: st.DrawFn) -> tuple[Activity, list[DoorScan]]:
+    activity = draw(activities())
+    return activity, draw(scan_streams(activity))
+
+
+def quarters_by_rule(seconds: int, policy: Policy, credit_type: str) -> int:
+    """The rules' rounding, written out independently of the engine."""
+    rounding = policy.rounding_by_type.get(credit_type)
+    if rounding is None and credit_type in DERIVED_TYPES:
+        rounding = policy.rounding_by_type.get("AMA_PRA_1")
+    rounding = rounding or policy.rounding
+    return (seconds * 4 + (1800 if rounding == "nearest_quarter" else 0)) // 3600
+
+
+def credit_of(attendance: dict[str, SessionAttendance], session_id: str, credit_type: str) -> Decimal:
+    found = attendance.get(session_id)
+    return found.credits.get(credit_type, Decimal(0)) if found else Decimal(0)
+
+
+@PROPERTY_SETTINGS
+@given(agenda=agendas_with_scans(), badge=BADGES, data=st.data())
+def test_scan_order_and_repeated_deliveries_never_change_the_result(
+    agenda: tuple[Activity, list[DoorScan]], badge: str, data: st.DataObject
+) -> None:
+    activity, stream = agenda
+    repeated = data.draw(st.lists(st.sampled_from(stream), max_size=6)) if stream else []
+    delivered = data.draw(st.permutations([*stream, *(s.model_copy() for s in repeated)]))
+
+    assert walk_presence(activity, delivered) == walk_presence(activity, stream)
+    assert session_attendance(activity, badge, delivered) == session_attendance(activity, badge, stream)
+
+
+@PROPERTY_SETTINGS
+@given(agenda=agendas_with_scans(), badge=BADGES)
+def test_credit_never_exceeds_a_designation_and_totals_never_exceed_the_maximum(
+    agenda: tuple[Activity, list[DoorScan]], badge: str
+) -> None:
+    activity, stream = agenda
+    attendance = session_attendance(activity, badge, stream)
+    for session_id, attended in attendance.items():
+        session = activity.session(session_id)
+        assert session is not None
+        assert 0 <= attended.seconds <= session.credit_seconds
+        for credit_type, amount in attended.credits.items():
+            designated_as = "AMA_PRA_1" if credit_type in DERIVED_TYPES else credit_type
+            assert 0 <= amount <= session.credits[designated_as]
+            assert amount == from_quarters(to_quarters(amount))  # on the 0.25 grid, at most two places
+            if attended.faculty:
+                assert amount == 0
+            if credit_type in ALL_OR_NOTHING_TYPES:
+                assert amount in (0, session.credits[credit_type])
+
+    totals = activity_totals(activity, attendance, activity.offered_types())
+    for credit_type, total in totals.items():
+        assert 0 <= total <= activity.maximum(credit_type)
+        assert total <= sum((a.credits.get(credit_type, Decimal(0)) for a in attendance.values()), Decimal(0))
+
+
+@PROPERTY_SETTINGS
+@given(activity=activities(), badge=BADGES, data=st.data())
+def test_staying_longer_before_the_exit_never_gives_less_credit(
+    activity: Activity, badge: str, data: st.DataObject
+) -> None:
+    room = data.draw(st.sampled_from(ROOMS))
+    entered = DAY_START + data.draw(st.integers(-1800, 13 * 3600))
+    early_exit = entered + data.draw(st.integers(1, 4 * 3600))
+    late_exit = early_exit + data.draw(st.integers(0, 4 * 3600))
+
+    def stay_until(exit_at: int) -> dict[str, SessionAttendance]:
+        stream = [
+            DoorScan(scan_id="in", room=room, at=entered, direction="entry"),
+            DoorScan(scan_id="out", room=room, at=exit_at, direction="exit"),
+        ]
+        return session_attendance(activity, badge, stream)
+
+    shorter, longer = stay_until(early_exit), stay_until(late_exit)
+    for session in activity.sessions:
+        for credit_type in activity.offered_types():
+            assert credit_of(longer, session.session_id, credit_type) >= credit_of(
+                shorter, session.session_id, credit_type
+            )
+
+
+@PROPERTY_SETTINGS
+@given(agenda=agendas_with_scans(), badge=BADGES)
+def test_a_time_based_total_never_exceeds_the_time_attended(
+    agenda: tuple[Activity, list[DoorScan]], badge: str
+) -> None:
+    activity, stream = agenda
+    walk = walk_presence(activity, stream)
+    attendance = attendance_from_walk(activity, badge, walk)
+    attended_seconds = sum(a.seconds for a in attendance.values())
+    # Seconds are counted once: never more than the time spent in rooms that earn credit.
+    assert attended_seconds <= sum(p.end - p.start for p in walk.presences if p.earns)
+
+    totals = activity_totals(activity, attendance, activity.offered_types())
+    for credit_type in TIME_BASED:
+        if credit_type in totals:
+            ceiling = quarters_by_rule(attended_seconds, activity.policy, credit_type)
+            assert to_quarters(totals[credit_type]) <= ceiling
+
+
+@PROPERTY_SETTINGS
+@given(agenda=agendas_with_scans(), badge=BADGES, data=st.data())
+def test_claims_never_exceed_what_is_claimable_nor_the_activity_totals(
+    agenda: tuple[Activity, list[DoorScan]], badge: str, data: st.DataObject
+) -> None:
+    activity, stream = agenda
+    attendance = session_attendance(activity, badge, stream)
+    types = activity.offered_types()
+    everything = {None, *(s.session_id for s in activity.sessions)}
+    evaluated = data.draw(st.sets(st.sampled_from(sorted(everything, key=str))))
+
+    available = claimable(activity, attendance, evaluated, types)
+    ceilings = claimable_totals(activity, attendance, available)
+    claimed, totals = resolve_claims(activity, attendance, available, None)
+    assert totals == ceilings
+    full = activity_totals(activity, attendance, types)
+    for credit_type in types:
+        assert ceilings[credit_type] <= full[credit_type]
+        for session_id, amount in claimed[credit_type].items():
+            assert 0 < amount <= available[credit_type][session_id]
+
+    # With every evaluation in, what is claimable is exactly the activity total.
+    unlocked = claimable(activity, attendance, everything, types)
+    assert claimable_totals(activity, attendance, unlocked) == full

@@ -99,7 +99,7 @@ def _construct_mapping_no_duplicates(loader: _CfnLoader, node: yaml.MappingNode,
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
-_CfnLoader.construct_mapping = _construct_mapping_no_duplicates  # type: ignore[assignment,method-assign]
+_CfnLoader.construct_mapping = _construct_mapping_no_duplicates
 _CfnLoader.add_constructor("!Ref", _construct_ref)
 _CfnLoader.add_constructor("!Condition", _construct_condition)
 _CfnLoader.add_constructor("!GetAtt", _construct_get_att)

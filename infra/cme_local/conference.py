@@ -795,7 +795,9 @@ def _assign_faculty(
     """Faculty are roster attendees: physicians mostly, a pharmacist for some pharmacy sessions;
     nobody teaches two sessions that run at the same time."""
     physicians = [row["badge_id"] for row in roster if row["profession"] == "physician"]
-    pharmacists = [row["badge_id"] for row in roster if row["profession"] == "pharmacist"][:4]
+    pharmacists = [row["badge_id"] for row in roster if row["profession"] == "pharmacist"]
+    # A small roster keeps its few pharmacists in the audience (faculty earn nothing for their session).
+    pharmacists = pharmacists[:4] if len(pharmacists) >= 8 else []
     pool = physicians[:16] or [row["badge_id"] for row in roster[:4]]
     blocks_of: dict[str, list[str]] = {}
     faculty_of: dict[str, list[str]] = {}

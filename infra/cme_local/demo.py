@@ -425,6 +425,13 @@ class _Demo:
         }
 
 
+def _with_elapsed_time(log: Log, started: float) -> Log:
+    def timed(message: str) -> None:
+        log(f"[{time.monotonic() - started:7.1f}s] {message}")
+
+    return timed
+
+
 def run_demo(
     api_url: str,
     organizer_token: str,
@@ -442,6 +449,7 @@ def run_demo(
     `pace` sleeps that many seconds between timeline events, to watch the dashboard move.
     """
     started = time.monotonic()
+    log = _with_elapsed_time(log, started)
     conference = build_conference(seed=seed, attendees=attendees, activity_id=activity_id)
     log(
         f"conference seed {seed}: {len(conference.roster)} attendees, "

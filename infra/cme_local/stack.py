@@ -71,6 +71,7 @@ class LocalStack:
         for spec in self.wiring.functions.values():
             environment.update({k: v for k, v in spec.environment.items() if k != "POWERTOOLS_SERVICE_NAME"})
         environment["PUBLIC_BASE_URL"] = self.api_url
+        environment["POWERTOOLS_LOG_LEVEL"] = os.environ.get("CME_LOG_LEVEL", "WARNING")
         os.environ.update(environment)
         self.environment = environment
         settings.cache_clear()
@@ -88,10 +89,14 @@ class LocalStack:
         thread.start()
         self._threads.append(thread)
         if self.background_pump:
-            pumper = threading.Thread(target=self._pump_forever, name="cme-pump", daemon=True)
-            pumper.start()
-            self._threads.append(pumper)
+            self.start_background_pump()
         return self
+
+    def start_background_pump(self) -> None:
+        """Deliver queues, streams and schedules continuously (as AWS does), not only on settle()."""
+        pumper = threading.Thread(target=self._pump_forever, name="cme-pump", daemon=True)
+        pumper.start()
+        self._threads.append(pumper)
 
     def stop(self) -> None:
         self._stop.set()
@@ -136,9 +141,6 @@ class LocalStack:
 
         if moment.tzinfo is None:
             raise ValueError("the clock needs a timezone-aware time")
-        current = clock.now()
-        if moment < current:
-            moment = current  # the clock only moves forward
         clock.set_override(moment)
         with self._pump_lock:
             self.pump.scheduler.fire_due()

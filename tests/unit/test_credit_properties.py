@@ -54,8 +54,10 @@ def local(moment: int) -> datetime:
 @st.composite
 def sessions(draw: st.DrawFn, session_id: str) -> Session:
     """A session on the 5-minute grid between 07:00 and 20:00, with random breaks and designations."""
-    start = DAY_START + draw(st.integers(0, 120)) * GRID
-    slots = draw(st.integers(1, 36))
+    # Often crowded into the first two hours, so that one presence spans several sessions.
+    start = DAY_START + draw(st.integers(0, 24) | st.integers(0, 120)) * GRID
+    # Short sessions are frequent: rounding each one up is what the total's time cap is for.
+    slots = draw(st.integers(1, 3) | st.integers(1, 36))
     # Distinct, sorted slot boundaries paired up give breaks that neither overlap nor leave the session.
     points = sorted(draw(st.sets(st.integers(0, slots), max_size=4)))
     points = points[: len(points) // 2 * 2]
@@ -99,7 +101,7 @@ policies = st.builds(
 
 @st.composite
 def activities(draw: st.DrawFn) -> Activity:
-    count = draw(st.integers(1, 6))
+    count = draw(st.integers(1, 8))
     agenda = [draw(sessions(f"S{i}")) for i in range(1, count + 1)]
     return Activity(
         activity_id="ACT-P",
@@ -140,6 +142,47 @@ def scan_streams(draw: st.DrawFn, activity: Activity) -> list[DoorScan]:
 def agendas_with_scans(draw: st.DrawFn) -> tuple[Activity, list[DoorScan]]:
     activity = draw(activities())
     return activity, draw(scan_streams(activity))
+
+
+@st.composite
+def short_sessions_with_scans(draw: st.DrawFn) -> tuple[Activity, list[DoorScan]]:
+    """Back-to-back 10- and 15-minute sessions in one room, attended through one entry and exit:
+    each session's credit rounds up, so the total's time cap is what keeps it honest."""
+    start = DAY_START
+    agenda = []
+    for index in range(draw(st.integers(2, 8))):
+        start += draw(st.sampled_from([0, 0, GRID, 2 * GRID]))
+        length = draw(st.sampled_from([2 * GRID, 3 * GRID]))
+        agenda.append(
+            Session(
+                session_id=f"Q{index}",
+                title=f"Short {index}",
+                room="Hall-A",
+                starts_at=local(start),
+                ends_at=local(start + length),
+                credits={"AMA_PRA_1": Decimal("0.25"), "ANCC": Decimal("0.25"), "IPCE": Decimal("0.25")},
+            )
+        )
+        start += length
+    activity = Activity(
+        activity_id="ACT-Q",
+        title="Short sessions",
+        provider=Provider(name="Example Medical Society"),
+        location="Chicago, IL",
+        timezone="America/Chicago",
+        starts_on=date(2027, 10, 14),
+        ends_on=date(2027, 10, 14),
+        credit_types={t: CreditOffer(max=Decimal(10)) for t in ("AMA_PRA_1", "ANCC", "IPCE")},
+        policy=draw(policies),
+        sessions=agenda,
+    )
+    entered = DAY_START + draw(st.integers(-600, 600))
+    left = draw(st.integers(entered + 1, start + 600))
+    stream = [
+        DoorScan(scan_id="in", room="Hall-A", at=entered, direction="entry"),
+        DoorScan(scan_id="out", room="Hall-A", at=left, direction="exit"),
+    ]
+    return activity, stream + draw(st.lists(st.sampled_from(draw(scan_streams(activity))), max_size=3))
 
 
 def quarters_by_rule(seconds: int, policy: Policy, credit_type: str) -> int:
@@ -221,7 +264,7 @@ def test_staying_longer_before_the_exit_never_gives_less_credit(
 
 
 @PROPERTY_SETTINGS
-@given(agenda=agendas_with_scans(), badge=BADGES)
+@given(agenda=agendas_with_scans() | short_sessions_with_scans(), badge=BADGES)
 def test_a_time_based_total_never_exceeds_the_time_attended(
     agenda: tuple[Activity, list[DoorScan]], badge: str
 ) -> None:

@@ -25,7 +25,9 @@ def _cached(kind: str) -> dict[str, Any]:
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    # SigV4 presigned URLs everywhere (the only kind S3 accepts in newer regions).
+    config = _CONFIG.merge(Config(signature_version="s3v4")) if service == "s3" else _CONFIG
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
 def resource(service: str) -> Any:

@@ -25,15 +25,17 @@ Wording decisions
   `jointly_accredited`), never the AMA designation. Participation certificates carry the ACCME
   accreditation statement and "This activity was designated for {N} AMA PRA Category 1 Credits™"
   plus the hours of participation, never the physician designation/claim wording.
-- AMA PRA Category 1 Credit can only be awarded to physicians: a nursing or participation document
-  that claims it is rejected (ValueError), as is a physician document without the AMA maximum.
+- AMA PRA Category 1 Credit can only be awarded to physicians: on a nursing or participation
+  certificate an AMA_PRA_1 entry of `credits_claimed` is not printed (page 1 nor transcript). A
+  physician document without `designated_max["AMA_PRA_1"]` is rejected (ValueError).
 
 Paper: US Letter landscape (ACCME providers are US organisations); `paper="a4"` gives A4 landscape.
 
-Fonts: DejaVu Sans (Latin, Greek, Cyrillic, ™) shipped in ./fonts. Each face is read from disk and
-parsed once per process; every document gets a light clone of the parsed face (see `_FontCache`).
-Scripts DejaVu lacks (CJK, Arabic, ...) are to be added as `FALLBACK_FACES`: a fallback face is
-attached to a document only when the document's text needs it, so the common case stays fast.
+Fonts (./fonts, see its README): text is set in "DejaVu Sans Core", DejaVu Sans cut down to Latin,
+Greek, Cyrillic, punctuation and ™; the full DejaVu Sans is the first fallback, attached to a
+document only when its text needs a character outside the cut (Armenian, Georgian, ...). Each face
+is read from disk and parsed once per process; every document gets a light clone of the parsed face
+(see `_FontCache`). Scripts DejaVu lacks (CJK, Arabic) are to be added to `FALLBACK_FACES`.
 """
 
 from __future__ import annotations
@@ -135,11 +137,6 @@ class CertificateDocument:
             raise ValueError("ends_on must not be before starts_on")
         if self.kind == "physician" and "AMA_PRA_1" not in self.designated_max:
             raise ValueError("designated_max.AMA_PRA_1 is required on a physician certificate")
-        if self.kind != "physician" and "AMA_PRA_1" in self.credits_claimed:
-            raise ValueError(
-                f"credits_claimed.AMA_PRA_1: only physicians are awarded AMA PRA Category 1 Credit; "
-                f"a {self.kind} certificate cannot carry it"
-            )
         for code, amount in {**self.credits_claimed, **self.designated_max}.items():
             if not isinstance(amount, Decimal) or amount < 0:
                 raise ValueError(f"{code}: {amount!r} is not a non-negative Decimal")
@@ -147,6 +144,13 @@ class CertificateDocument:
     @property
     def display_name(self) -> str:
         return f"{self.learner_name}, {self.degree}" if self.degree else self.learner_name
+
+    @property
+    def printed_credits(self) -> dict[str, Decimal]:
+        """The credit the certificate prints: AMA PRA Category 1 Credit only on a physician's."""
+        if self.kind == "physician":
+            return self.credits_claimed
+        return {code: amount for code, amount in self.credits_claimed.items() if code != "AMA_PRA_1"}
 
     @property
     def hours_of_participation(self) -> Decimal | None:
@@ -316,7 +320,7 @@ def _statement_runs(doc: CertificateDocument) -> list[list[Run]]:
             if hours is not None:
                 designated.append((f" Hours of participation: {format_amount(hours)}.", ""))
             out.append(designated)
-    if "ACPE" in doc.credits_claimed:
+    if "ACPE" in doc.printed_credits:
         out.append([("ACPE credit is reported to NABP CPE Monitor.", "")])
     return out
 
@@ -332,8 +336,8 @@ def statements(doc: CertificateDocument) -> list[str]:
 
 def _claimed_runs(doc: CertificateDocument) -> list[list[Run]]:
     items = [
-        _credit_runs(code, doc.credits_claimed[code])
-        for code in _ordered(doc.credits_claimed)
+        _credit_runs(code, amount)
+        for code, amount in ((c, doc.printed_credits[c]) for c in _ordered(doc.printed_credits))
         if code != "PARTICIPATION"
     ]
     hours = doc.hours_of_participation
@@ -442,7 +446,7 @@ class _FontCache:
         return proto
 
     def cmap(self, face: FontFace) -> dict[int, str]:
-        return self._load(face).cmap  # type: ignore[no-any-return]
+        return self._load(face).cmap
 
     def _clone_ok(self, proto: Any) -> bool:
         if self._cloneable is None:
@@ -533,6 +537,13 @@ PAGE_MARGIN = 18.0
 
 
 @cache
+def _producer() -> str:
+    from fpdf import FPDF_VERSION
+
+    return f"fpdf2 {FPDF_VERSION}"
+
+
+@cache
 def _pdf_class() -> type[FPDF]:
     from fpdf import FPDF
 
@@ -562,9 +573,12 @@ def render_certificate(doc: CertificateDocument) -> bytes:
         f"version {doc.version}"
     )
     pdf.set_creator(CREATOR)
+    pdf.set_producer(_producer())
     pdf.set_keywords(f"CME certificate {doc.certificate_id} version {doc.version}")
     pdf.set_lang("en")
-    pdf.footer_text = f"Certificate {doc.certificate_id} · version {doc.version} · {doc.verify_url}"
+    pdf.footer_text = (  # type: ignore[attr-defined]
+        f"Certificate {doc.certificate_id} · version {doc.version} · {doc.verify_url}"
+    )
     _attach_fonts(pdf, doc)
 
     _certificate_page(pdf, doc)
@@ -591,12 +605,11 @@ def _center(pdf: FPDF, text: str, size: float, style: str = "", color: tuple[int
 def _fit_size(pdf: FPDF, text: str, style: str, width: float, largest: float, smallest: float) -> float:
     """The largest size (1 pt steps) at which `text` fits `width` on one line, at least `smallest`."""
     size = largest
-    while size > smallest:
+    pdf.set_font(FAMILY, style, size)
+    while size > smallest and pdf.get_string_width(text) > width:
+        size = max(size - 1, smallest)
         pdf.set_font(FAMILY, style, size)
-        if pdf.get_string_width(text) <= width:
-            return size
-        size -= 1
-    return smallest
+    return size
 
 
 def _lines(pdf: FPDF, text: str, style: str, size: float, width: float) -> int:
@@ -642,6 +655,8 @@ def _frame(pdf: FPDF) -> None:
 
 
 def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
+    from fpdf.enums import WrapMode
+
     pdf.set_auto_page_break(False)
     pdf.add_page()
     _frame(pdf)
@@ -665,8 +680,13 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
     _center(pdf, "This certifies that", 10.5, "", MUTED, gap=2)
 
     name = doc.display_name
-    name_size = _fit_size(pdf, name, "B", width - 20, 28, 15)
-    _center(pdf, name, name_size, "B", INK, gap=1)
+    name_size = _fit_size(pdf, name, "B", width - 20, 28, 16)
+    if pdf.get_string_width(name) <= width - 20 or not doc.degree:
+        _center(pdf, name, name_size, "B", INK, gap=1)
+    else:  # a long name: the degree goes on its own line rather than wrapping mid-list
+        name_size = _fit_size(pdf, doc.learner_name, "B", width - 20, 22, 14)
+        _center(pdf, doc.learner_name, name_size, "B", INK)
+        _center(pdf, doc.degree, name_size * 0.75, "B", INK, gap=1)
     pdf.set_draw_color(*RULE)
     pdf.set_line_width(0.3)
     pdf.line(pdf.w / 2 - 70, pdf.get_y() + 0.5, pdf.w / 2 + 70, pdf.get_y() + 0.5)
@@ -698,7 +718,8 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
             if index:
                 line.append(("   ·   ", ""))
             line.extend(runs)
-        _rich(pdf, [line], size=13, align="C", x=PAGE_MARGIN, width=width)
+        size = _fit_size(pdf, _plain(line), "B", width - 10, 13, 10)
+        _rich(pdf, [line], size=size, align="C", x=PAGE_MARGIN, width=width)
         pdf.ln(3)
 
     # Bottom band: statements on the left, QR code and identifiers on the right.
@@ -724,6 +745,8 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
         size -= 0.5
     pdf.set_y(top + 3)
     _rich(pdf, paragraphs, size=size, align="J", x=left_x, width=left_w, gap=1.6)
+    if pdf.get_y() > band_bottom + 1:
+        LOG.warning("certificate %s: the statements run into the page margin", doc.certificate_id)
 
     qr_x = pdf.w - PAGE_MARGIN - 4 - qr_size
     qr_y = top + 3
@@ -748,7 +771,7 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
         url_lines = [doc.verify_url[:cut], doc.verify_url[cut:]]
     for text in url_lines:
         pdf.set_x(right_x)
-        pdf.multi_cell(url_w, 3, text, align="R", link=doc.verify_url, wrapmode="CHAR",
+        pdf.multi_cell(url_w, 3, text, align="R", link=doc.verify_url, wrapmode=WrapMode.CHAR,
                        new_x="LMARGIN", new_y="NEXT")
 
 
@@ -773,19 +796,18 @@ def _transcript_pages(pdf: FPDF, doc: CertificateDocument) -> None:
     pdf.cell(0, 8, "Transcript", new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(*INK)
     pdf.set_font(FAMILY, "B", 11)
-    pdf.multi_cell(width, 5.5, doc.display_name, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 5.5, doc.display_name, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FAMILY, "", 9.5)
-    pdf.multi_cell(width, 4.6, doc.activity_title, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 4.6, doc.activity_title, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(*MUTED)
-    pdf.multi_cell(
-        width, 4.6,
+    about = (
         f"{doc.provider_name} · {FORMAT_WORDS[doc.activity_format].capitalize()} · {doc.location} · "
-        f"{format_dates(doc.starts_on, doc.ends_on)}",
-        new_x="LMARGIN", new_y="NEXT",
+        f"{format_dates(doc.starts_on, doc.ends_on)}"
     )
+    pdf.multi_cell(width, 4.6, about, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
 
-    codes = _ordered(doc.credits_claimed)
+    codes = _ordered(doc.printed_credits)
     credit_w = 30.0
     fixed = 26.0 + 18.0 + credit_w * len(codes)
     col_widths = (26.0, max(width - fixed, 60.0), 18.0, *([credit_w] * len(codes)))
@@ -829,11 +851,11 @@ def _transcript_pages(pdf: FPDF, doc: CertificateDocument) -> None:
     pdf.ln(4)
     pdf.set_font(FAMILY, "", 8)
     pdf.set_text_color(*MUTED)
-    claimed = "; ".join(credit_label(c, doc.credits_claimed[c]) for c in codes) or "none"
+    claimed = "; ".join(credit_label(c, doc.printed_credits[c]) for c in codes) or "none"
     pdf.multi_cell(
         width, 4,
         f"Credit claimed on this certificate: {claimed}. Minutes are the learner's recorded attendance, "
         "breaks excluded.",
-        new_x="LMARGIN", new_y="NEXT",
+        align="L", new_x="LMARGIN", new_y="NEXT",
     )
 

@@ -12,6 +12,10 @@ The output is deterministic (no timestamps), so rebuilding without changes gives
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fontTools.ttLib import TTFont
 
 HERE = Path(__file__).resolve().parent
 
@@ -60,8 +64,20 @@ def build(source: Path, target: Path) -> int:
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=[cp for low, high in CORE_RANGES for cp in range(low, high + 1)])
     subsetter.subset(font)
+    rename(font)
     font.save(target)
     return len(font.getGlyphOrder())
+
+
+def rename(font: TTFont) -> None:
+    """Name the cut "DejaVu Sans Core": a PDF that embeds both a core and a full face (the
+    fallback) must not carry two different fonts under one name. (The licence allows modified
+    copies under any name without "Bitstream", "Vera", "Arev" or "Tavmjong Bah".)"""
+    for record in font["name"].names:
+        if record.nameID in (1, 3, 4, 16, 18):
+            record.string = record.toUnicode().replace("DejaVu Sans", "DejaVu Sans Core")
+        elif record.nameID == 6:
+            record.string = record.toUnicode().replace("DejaVuSans", "DejaVuSansCore")
 
 
 def main() -> None:

@@ -1,0 +1,103 @@
+"""`cme`: the project's command line — the local stack and the demo conference."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+
+def _now(value: str | None) -> datetime | None:
+    text = value or os.environ.get("CME_NOW")
+    return datetime.fromisoformat(text) if text else None
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from cme_local.stack import LocalStack
+
+    stack = LocalStack(port=args.port, now=_now(args.now)).start()
+    path = stack.write_local_json(Path(args.state_dir))
+    print(f"local stack at {stack.api_url}  (AWS stand-in at {stack.aws_endpoint})")
+    print(f"wrote {path}; organizer dashboard: {stack.api_url}/_local/dashboard#activity=<id>&token=<organizer_token>")
+    print("Ctrl-C stops it.")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    stack.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cme_local.conference import build_conference
+    from cme_local.demo import format_summary, run_demo
+    from cme_local.stack import LocalStack
+
+    conference = build_conference(seed=args.seed, attendees=args.attendees)
+    start = _now(None) or conference.timeline_start
+    began = time.monotonic()
+    stack = LocalStack(port=args.port, now=start, background_pump=False).start()
+    try:
+        activity_id = conference.activity_id if hasattr(conference, "activity_id") else "asa-2027"
+        stack.write_local_json(Path(args.state_dir), [activity_id])
+        summary = run_demo(
+            stack.api_url,
+            stack.organizer_token,
+            stack.scanner_token,
+            seed=args.seed,
+            attendees=args.attendees,
+            out_dir=Path(args.out),
+            log=(lambda *_: None) if args.quiet else print,
+        )
+        summary["wall_seconds_total"] = round(time.monotonic() - began, 1)
+        Path(args.out, "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        print(format_summary(summary))
+        print(f"certificates, mails and summary.json are in {Path(args.out).resolve()}")
+        if args.serve:
+            stack.start_background_pump()
+            url = f"{stack.api_url}/_local/dashboard#activity={activity_id}&token={stack.organizer_token}"
+            print(f"organizer dashboard: {url}\nCtrl-C stops the stack.")
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        stack.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="cme", description="CME credit pipeline: local stack and demo")
+    sub = parser.add_subparsers(dest="command", required=True)
+    local = sub.add_parser("local", help="run the embedded local stack until Ctrl-C")
+    local.add_argument("--port", type=int, default=int(os.environ.get("CME_PORT", "8765")))
+    local.add_argument("--now", help="start the stack's clock at this RFC 3339 time (default: CME_NOW or the machine's)")
+    local.add_argument("--state-dir", default=".cme")
+    local.set_defaults(func=cmd_local)
+    demo = sub.add_parser("demo", help="run a simulated conference through the local stack")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--attendees", type=int, default=300)
+    demo.add_argument("--out", default="out")
+    demo.add_argument("--port", type=int, default=0)
+    demo.add_argument("--serve", action="store_true", help="keep the stack and its dashboard up afterwards")
+    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--state-dir", default=".cme")
+    demo.set_defaults(func=cmd_demo)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

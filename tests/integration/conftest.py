@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+
+from stack_support import Api, new_activity_id, start_stack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[object]:
+    local = start_stack()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def api(stack) -> Api:  # type: ignore[no-untyped-def]
+    return Api(stack)
+
+
+@pytest.fixture
+def activity_id() -> str:
+    return new_activity_id()
+
+
+@pytest.fixture
+def clock(stack):  # type: ignore[no-untyped-def]
+    """Set the stack's clock: clock('2027-10-14T12:00:00-05:00')."""
+
+    def set_clock(moment: str) -> None:
+        stack.set_clock(datetime.fromisoformat(moment))
+
+    return set_clock
+
+
+class Handlers:
+    """Invoke the template's functions directly with real event envelopes (no HTTP in between)."""
+
+    def __init__(self, stack):  # type: ignore[no-untyped-def]
+        self.stack = stack
+
+    def http(self, function: str, event: dict) -> tuple[int, object, dict]:  # type: ignore[type-arg]
+        import json
+
+        result = self.stack.host.invoke(function, event)
+        body = result.get("body") or ""
+        try:
+            parsed = json.loads(body) if body else None
+        except json.JSONDecodeError:
+            parsed = body
+        return int(result["statusCode"]), parsed, dict(result.get("headers") or {})
+
+    def organizer(self, method: str, path: str, route: str, params: dict, body=None, raw=None, headers=None, claims=None):  # type: ignore[no-untyped-def]
+        from builders import http_event, organizer_claims
+
+        event = http_event(
+            method, path, route=route, body=body, raw_body=raw, headers=headers, path_parameters=params,
+            claims=organizer_claims() if claims is None else (claims or None),
+        )
+        return self.http("OrganizerApiFunction", event)
+
+    def put_activity(self, activity_id: str, body: dict, claims=None):  # type: ignore[no-untyped-def, type-arg]
+        return self.organizer("PUT", f"/activities/{activity_id}", "/activities/{activity_id}", {"activity_id": activity_id}, body=body, claims=claims)
+
+    def post_roster(self, activity_id: str, rows=None, raw=None, content_type="application/json"):  # type: ignore[no-untyped-def]
+        return self.organizer(
+            "POST", f"/activities/{activity_id}/attendees", "/activities/{activity_id}/attendees",
+            {"activity_id": activity_id}, body=rows, raw=raw, headers={"content-type": content_type},
+        )
+
+    def scans(self, body=None, token: str | None = None, raw=None, headers=None):  # type: ignore[no-untyped-def]
+        from builders import http_event
+
+        all_headers = {**({"authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+        return self.http("IngestScansFunction", http_event("POST", "/scans", body=body, raw_body=raw, headers=all_headers))
+
+    def learner(self, method: str, path: str, token: str | None, body=None, query=None, route=None, params=None):  # type: ignore[no-untyped-def]
+        from builders import http_event
+
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        event = http_event(method, path, route=route, body=body, headers=headers, query=query, path_parameters=params)
+        return self.http("LearnerApiFunction", event)
+
+
+@pytest.fixture
+def handlers(stack) -> Handlers:  # type: ignore[no-untyped-def]
+    return Handlers(stack)

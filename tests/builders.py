@@ -189,21 +189,62 @@ def worked_example_activity(**overrides: Any) -> dict[str, Any]:
 
 def roster_rows() -> list[dict[str, Any]]:
     return [
-        {"badge_id": "B-1001", "given_name": "Ana", "family_name": "Pérez", "email": "ana.perez@example.org",
-         "profession": "physician", "degree": "MD", "board_ids": {"ABIM": "123456"}, "birth_mmdd": "0314"},
-        {"badge_id": "B-1002", "given_name": "Łukasz", "family_name": "Żółć", "email": "lukasz@example.org",
-         "profession": "nurse", "degree": "RN"},
-        {"badge_id": "B-1003", "given_name": "Σοφία", "family_name": "Παπαδοπούλου", "email": "sofia@example.org",
-         "profession": "physician_assistant", "degree": "PA-C"},
-        {"badge_id": "B-1004", "given_name": "Dmitri", "family_name": "Ivanov", "email": "dmitri@example.org",
-         "profession": "pharmacist", "degree": "PharmD", "nabp_eprofile_id": "1234567", "birth_mmdd": "1102"},
-        {"badge_id": "F1", "given_name": "Grace", "family_name": "Okafor", "email": "grace@example.org",
-         "profession": "physician", "degree": "MD"},
+        {
+            "badge_id": "B-1001",
+            "given_name": "Ana",
+            "family_name": "Pérez",
+            "email": "ana.perez@example.org",
+            "profession": "physician",
+            "degree": "MD",
+            "board_ids": {"ABIM": "123456"},
+            "birth_mmdd": "0314",
+        },
+        {
+            "badge_id": "B-1002",
+            "given_name": "Łukasz",
+            "family_name": "Żółć",
+            "email": "lukasz@example.org",
+            "profession": "nurse",
+            "degree": "RN",
+        },
+        {
+            "badge_id": "B-1003",
+            "given_name": "Σοφία",
+            "family_name": "Παπαδοπούλου",
+            "email": "sofia@example.org",
+            "profession": "physician_assistant",
+            "degree": "PA-C",
+        },
+        {
+            "badge_id": "B-1004",
+            "given_name": "Dmitri",
+            "family_name": "Ivanov",
+            "email": "dmitri@example.org",
+            "profession": "pharmacist",
+            "degree": "PharmD",
+            "nabp_eprofile_id": "1234567",
+            "birth_mmdd": "1102",
+        },
+        {
+            "badge_id": "F1",
+            "given_name": "Grace",
+            "family_name": "Okafor",
+            "email": "grace@example.org",
+            "profession": "physician",
+            "degree": "MD",
+        },
     ]
 
 
 def scan(scan_id: str, badge: str, room: str, hhmm: str, direction: str = "entry", **extra: Any) -> dict[str, Any]:
-    return {"scan_id": scan_id, "badge_id": badge, "room": room, "scanned_at": at(hhmm), "direction": direction, **extra}
+    return {
+        "scan_id": scan_id,
+        "badge_id": badge,
+        "room": room,
+        "scanned_at": at(hhmm),
+        "direction": direction,
+        **extra,
+    }
 
 
 def answers(**overrides: Any) -> dict[str, Any]:

@@ -48,7 +48,8 @@ def main() -> int:
         report = reports / f"{name}.xml"
         if Path(command[0]).name == "pytest":
             command = [*command, f"--junitxml={report}"]
-        print(f"\n=== {name} (budget {budget} s): {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(command))}", flush=True)
+        shown = " ".join([Path(command[0]).name, *command[1:]])
+        print(f"\n=== {name} (budget {budget} s): {shown}", flush=True)
         began = time.monotonic()
         try:
             code = subprocess.run(command, cwd=ROOT, timeout=budget, env=os.environ.copy()).returncode

@@ -32,8 +32,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def http(method: str, url: str, *, body: Any = None, token: str | None = None, raw: bytes | None = None,
-         content_type: str = "application/json", headers: dict[str, str] | None = None) -> Reply:
+def http(
+    method: str,
+    url: str,
+    *,
+    body: Any = None,
+    token: str | None = None,
+    raw: bytes | None = None,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Reply:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
@@ -65,7 +73,9 @@ class Api:
         return http("POST", f"{self.url}/activities/{activity_id}/attendees", body=rows, token=self.organizer)
 
     def post_scans(self, activity_id: str, scans: list[dict[str, Any]], token: str | None = None) -> Reply:
-        return http("POST", f"{self.url}/scans", body={"activity_id": activity_id, "scans": scans}, token=token or self.scanner)
+        return http(
+            "POST", f"{self.url}/scans", body={"activity_id": activity_id, "scans": scans}, token=token or self.scanner
+        )
 
     def learner_token(self, activity_id: str, badge_id: str) -> str:
         reply = http("GET", f"{self.url}/activities/{activity_id}/attendees/{badge_id}/link", token=self.organizer)

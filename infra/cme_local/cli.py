@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     local = sub.add_parser("local", help="run the embedded local stack until Ctrl-C")
     local.add_argument("--port", type=int, default=int(os.environ.get("CME_PORT", "8765")))
-    local.add_argument("--now", help="start the stack's clock at this RFC 3339 time (default: CME_NOW or the machine's)")
+    local.add_argument(
+        "--now", help="start the stack's clock at this RFC 3339 time (default: CME_NOW or the machine's)"
+    )
     local.add_argument("--state-dir", default=".cme")
     local.set_defaults(func=cmd_local)
     demo = sub.add_parser("demo", help="run a simulated conference through the local stack")

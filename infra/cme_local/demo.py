@@ -365,6 +365,8 @@ class _Demo:
                 if since_settle >= SETTLE_EVERY_EVENTS:
                     self.settle()
                     since_settle = 0
+                    done, planned = self.evaluations, len(self.conference.evaluations)
+                    self.log(f"{event.at:%a %d %b %H:%M} {done}/{planned} evaluations submitted")
         self.set_clock(self.conference.timeline_end)
         self.log(f"timeline done: {self.settle()} deliveries settled")
 

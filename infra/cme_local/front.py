@@ -28,7 +28,16 @@ log = logging.getLogger("cme_local.front")
 STATIC = Path(__file__).parent / "static"
 
 
-def _event(method: str, path: str, query: str, headers: dict[str, str], body: bytes, route: Any, params: dict[str, str], host: str) -> dict[str, Any]:
+def _event(
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    route: Any,
+    params: dict[str, str],
+    host: str,
+) -> dict[str, Any]:
     lowered: dict[str, str] = {}
     for name, value in headers.items():
         key = name.lower()
@@ -117,10 +126,12 @@ def make_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "cme-local"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s %s", self.address_string(), format % args)
 
-        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, cookies: list[str] | None = None) -> None:
+        def _send(
+            self, status: int, body: bytes, headers: dict[str, str] | None = None, cookies: list[str] | None = None
+        ) -> None:
             self.send_response(status)
             for name, value in (headers or {}).items():
                 if name.lower() not in ("content-length", "connection"):
@@ -148,14 +159,29 @@ def make_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 self._json(405 if known_path else 404, {"message": "Method Not Allowed" if known_path else "Not Found"})
                 return
             route, params = match
-            event = _event(self.command, url.path, url.query, dict(self.headers.items()), body, route, params, self.headers.get("Host", "127.0.0.1"))
+            event = _event(
+                self.command,
+                url.path,
+                url.query,
+                dict(self.headers.items()),
+                body,
+                route,
+                params,
+                self.headers.get("Host", "127.0.0.1"),
+            )
             if route.authorizer:
                 claims = stack.authorizer.claims(self.headers.get("Authorization"))
                 if claims is None:
                     self._json(401, {"message": "Unauthorized"})
                     return
                 event["requestContext"]["authorizer"] = {
-                    "jwt": {"claims": {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, list) else str(v) for k, v in claims.items()}, "scopes": None}
+                    "jwt": {
+                        "claims": {
+                            k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, list) else str(v)
+                            for k, v in claims.items()
+                        },
+                        "scopes": None,
+                    }
                 }
             try:
                 result = stack.host.invoke(route.function, event)
@@ -209,5 +235,20 @@ def make_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
 
 
 class Front(ThreadingHTTPServer):
+    """Requests are served by a small pool of reused threads (each keeps its SDK clients warm)."""
+
     daemon_threads = True
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        from concurrent.futures import ThreadPoolExecutor
+
+        super().__init__(*args, **kwargs)
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cme-front")
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._pool.submit(self.process_request_thread, request, client_address)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)

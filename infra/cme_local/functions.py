@@ -64,5 +64,7 @@ class FunctionHost:
         with self._locks[logical_id]:
             handler = getattr(self._module(logical_id), spec.handler.rsplit(".", 1)[1])
             self.invocations[logical_id] += 1
-            context = LambdaContext(function_name=f"cme-local-{spec.folder}", memory_limit_in_mb=spec.memory, timeout_seconds=spec.timeout)
+            context = LambdaContext(
+                function_name=f"cme-local-{spec.folder}", memory_limit_in_mb=spec.memory, timeout_seconds=spec.timeout
+            )
             return handler(event, context)

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-
 from cme import clock
+
 from cme_local.functions import FunctionHost
 from cme_local.provision import ACCOUNT, REGION, QueueMapping, StreamMapping, Wiring
 
@@ -84,7 +84,9 @@ class QueuePoller:
         for start in range(0, len(done), 10):
             self.sqs.delete_message_batch(
                 QueueUrl=self.mapping.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done[start : start + 10])],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done[start : start + 10])
+                ],
             )
         for record in records:
             if record["messageId"] in failed_ids:
@@ -198,20 +200,32 @@ class Scheduler:
         self.events = clients("events")
         self.group = group
         self.fired = 0
+        self._details: dict[str, tuple[str, datetime, dict[str, Any]]] = {}
+        self._last_now: datetime | None = None
+        self._last_look = 0.0
 
-    def fire_due(self) -> int:
+    def fire_due(self, force: bool = False) -> int:
         now = clock.now()
+        # Between clock moves only look once a second (a real scheduler's granularity is a minute).
+        if not force and now == self._last_now and time.monotonic() - self._last_look < 1.0:
+            return 0
+        self._last_now, self._last_look = now, time.monotonic()
         fired = 0
-        names = [s["Name"] for s in self._list()]
-        for name in names:
-            try:
-                schedule = self.scheduler.get_schedule(Name=name, GroupName=self.group)
-            except ClientError:
-                continue
-            expression = schedule["ScheduleExpression"]
-            if not expression.startswith("at("):
-                continue
-            due = datetime.fromisoformat(expression[3:-1]).replace(tzinfo=UTC)
+        for summary in self._list():
+            name = summary["Name"]
+            version = str(summary.get("LastModificationDate"))
+            cached = self._details.get(name)
+            if cached is None or cached[0] != version:
+                try:
+                    schedule = self.scheduler.get_schedule(Name=name, GroupName=self.group)
+                except ClientError:
+                    continue
+                expression = schedule["ScheduleExpression"]
+                if not expression.startswith("at("):
+                    continue
+                due = datetime.fromisoformat(expression[3:-1]).replace(tzinfo=UTC)
+                cached = self._details[name] = (version, due, schedule)
+            _, due, schedule = cached
             if due > now:
                 continue
             target = schedule["Target"]
@@ -228,6 +242,7 @@ class Scheduler:
             )
             if schedule.get("ActionAfterCompletion") == "DELETE":
                 self.scheduler.delete_schedule(Name=name, GroupName=self.group)
+            self._details.pop(name, None)
             fired += 1
         self.fired += fired
         return fired
@@ -254,18 +269,21 @@ class Pump:
         for stream in self.streams:
             moved += stream.poll_once()
         for queue in self.queues:
-            moved += queue.poll_once()
+            while True:  # drain each queue before the next, as parallel pollers would
+                failed_before = queue.failed
+                delivered = queue.poll_once()
+                moved += delivered
+                if not delivered or queue.failed > failed_before:
+                    break  # a failed message is retried on the next pass, not in a tight loop
         return moved
 
     def settle(self, timeout: float = 300.0) -> int:
         """Deliver until a whole pass finds nothing to do (everything downstream has happened)."""
         deadline = time.monotonic() + timeout
         total = 0
-        idle_passes = 0
         while time.monotonic() < deadline:
             moved = self.pass_once()
             total += moved
-            idle_passes = idle_passes + 1 if moved == 0 else 0
-            if idle_passes >= 2:
+            if moved == 0:  # a whole pass found nothing: nothing is in flight
                 return total
         raise TimeoutError(f"the local stack did not settle within {timeout:.0f} s")

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cme_local.provision import ACCOUNT, REGION, Provisioner, Route
+from cme_local.provision import REGION, Provisioner, Route
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,14 +45,19 @@ class LocalStack:
     # ---- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         os.environ.update(LOCAL_ENV)
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.moto.start()
-        host, port = self.moto.get_host_and_port()
-        self.aws_endpoint = f"http://{host}:{port}"
+        self.aws = subprocess.Popen(
+            [sys.executable, "-m", "cme_local.aws_process", "--port", "0"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+        assert self.aws.stdout is not None
+        port = self.aws.stdout.readline().strip()
+        if not port.isdigit():
+            self.aws.kill()
+            raise RuntimeError("the local AWS (moto) did not start")
+        self.aws_endpoint = f"http://127.0.0.1:{port}"
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
 
         from cme import clock
@@ -104,7 +112,11 @@ class LocalStack:
         self.front.server_close()
         for thread in self._threads:
             thread.join(timeout=10)
-        self.moto.stop()
+        self.aws.terminate()
+        try:
+            self.aws.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.aws.kill()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -118,7 +130,13 @@ class LocalStack:
         from cme.auth import device_token_hash, new_device_token
 
         token = new_device_token()
-        store.put_device(device_token_hash(token), activity_id="*", device_id="local-scanner", created_at=clock.iso(clock.now()), label="local stack")
+        store.put_device(
+            device_token_hash(token),
+            activity_id="*",
+            device_id="local-scanner",
+            created_at=clock.iso(clock.now()),
+            label="local stack",
+        )
         return token
 
     # ---- driving it -----------------------------------------------------------------------------
@@ -143,7 +161,7 @@ class LocalStack:
             raise ValueError("the clock needs a timezone-aware time")
         clock.set_override(moment)
         with self._pump_lock:
-            self.pump.scheduler.fire_due()
+            self.pump.scheduler.fire_due(force=True)
         return moment
 
     def match_route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -158,27 +176,17 @@ class LocalStack:
         return None
 
     def sent_mail(self) -> list[dict[str, Any]]:
-        from moto.backends import get_backend
-
-        backend = get_backend("ses")[ACCOUNT][REGION]
-        messages = []
-        for message in list(backend.sent_messages):
-            raw = getattr(message, "raw_data", None)
-            messages.append(
-                {
-                    "message_id": message.id,
-                    "to": list(getattr(message, "destinations", []) or []),
-                    "raw": raw if isinstance(raw, str) else (raw.decode() if raw else ""),
-                }
-            )
-        return messages
+        with urllib.request.urlopen(f"{self.aws_endpoint}/_cme/sent-mail", timeout=30) as response:  # noqa: S310
+            return list(json.loads(response.read())["messages"])
 
     def status(self) -> dict[str, Any]:
         return {
             "api_url": self.api_url,
             "invocations": self.host.invocations,
             "queues": {q.mapping.function: {"delivered": q.delivered, "failed": q.failed} for q in self.pump.queues},
-            "streams": {s.mapping.function: {"delivered": s.delivered, "discarded": s.discarded} for s in self.pump.streams},
+            "streams": {
+                s.mapping.function: {"delivered": s.delivered, "discarded": s.discarded} for s in self.pump.streams
+            },
             "schedules_fired": self.pump.scheduler.fired,
         }
 

@@ -3,7 +3,10 @@ place (contract.md error body), body parsing that never lets client input become
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -22,13 +25,16 @@ def error_response(status: int, code: str, message: str, details: list[dict[str,
 
 
 def validation_details(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    """One `{"field", "message"}` per problem, the field as a dotted path (`sessions.0.credits.AMA_PRA_1`)."""
     details = []
     for error in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(part) for part in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        # Model-level checks name their field inside the message ("sessions[1].credits.ACPE: ...").
-        if not field and ": " in message and " " not in message.split(": ", 1)[0]:
-            field, message = message.split(": ", 1)
+        # Model-level checks name the field inside the message ("sessions[1].credits.ACPE: ...").
+        head, separator, rest = message.partition(": ")
+        if separator and head and " " not in head:
+            path = re.sub(r"\[(\d+)\]", r".\1", head)
+            field, message = (f"{field}.{path}" if field else path), rest
         details.append({"field": f"{prefix}{field}" if field else prefix.rstrip(".") or "body", "message": message})
     return details
 
@@ -55,9 +61,18 @@ def new_resolver() -> APIGatewayHttpResolver:
 
 
 def raw_body(app: APIGatewayHttpResolver) -> bytes:
+    """The request body as bytes (API Gateway base64-encodes bodies that are not valid text)."""
     event = app.current_event
-    body = event.decoded_body if event.body is not None else ""
-    data = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else bytes(body)
+    body = event.body
+    if body is None:
+        return b""
+    if event.is_base64_encoded:
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest("the body is not valid base64") from exc
+    else:
+        data = body.encode("utf-8", "surrogateescape")
     if len(data) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
     return data

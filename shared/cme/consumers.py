@@ -40,8 +40,43 @@ def sqs_event_consumer(detail_type: str, handle: DetailHandler) -> Callable[[dic
 
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+        return dict(
+            process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
         )
+
+    return handler
+
+
+GroupHandler = Callable[[Any, list[dict[str, Any]]], Any]
+
+
+def grouped_sqs_event_consumer(
+    detail_type: str, key: Callable[[dict[str, Any]], Any], handle_group: GroupHandler
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Like `sqs_event_consumer`, but the batch's details are handled in groups sharing `key` (one
+    attendee's scans are recomputed once per batch, not once per scan). A failing group fails only its
+    own messages."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        failures: list[str] = []
+        groups: dict[Any, list[tuple[str, dict[str, Any]]]] = {}
+        for raw in event.get("Records", []):
+            record = SQSRecord(raw)
+            try:
+                detail = eventbridge_detail(record, detail_type)
+                group_key = key(detail)
+            except (ValueError, KeyError, TypeError):
+                logger.warning("message is not a usable event", extra={"message_id": record.message_id})
+                failures.append(record.message_id)
+                continue
+            groups.setdefault(group_key, []).append((record.message_id, detail))
+        for group_key, members in groups.items():
+            try:
+                handle_group(group_key, [detail for _, detail in members])
+            except Exception:
+                logger.exception("handling a group of messages failed")
+                failures.extend(message_id for message_id, _ in members)
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
     return handler

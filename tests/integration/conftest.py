@@ -4,7 +4,6 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-
 from stack_support import Api, new_activity_id, start_stack
 
 
@@ -52,29 +51,51 @@ class Handlers:
             parsed = body
         return int(result["statusCode"]), parsed, dict(result.get("headers") or {})
 
-    def organizer(self, method: str, path: str, route: str, params: dict, body=None, raw=None, headers=None, claims=None):  # type: ignore[no-untyped-def]
+    def organizer(
+        self, method: str, path: str, route: str, params: dict, body=None, raw=None, headers=None, claims=None
+    ):  # type: ignore[no-untyped-def]
         from builders import http_event, organizer_claims
 
         event = http_event(
-            method, path, route=route, body=body, raw_body=raw, headers=headers, path_parameters=params,
+            method,
+            path,
+            route=route,
+            body=body,
+            raw_body=raw,
+            headers=headers,
+            path_parameters=params,
             claims=organizer_claims() if claims is None else (claims or None),
         )
         return self.http("OrganizerApiFunction", event)
 
     def put_activity(self, activity_id: str, body: dict, claims=None):  # type: ignore[no-untyped-def, type-arg]
-        return self.organizer("PUT", f"/activities/{activity_id}", "/activities/{activity_id}", {"activity_id": activity_id}, body=body, claims=claims)
+        return self.organizer(
+            "PUT",
+            f"/activities/{activity_id}",
+            "/activities/{activity_id}",
+            {"activity_id": activity_id},
+            body=body,
+            claims=claims,
+        )
 
     def post_roster(self, activity_id: str, rows=None, raw=None, content_type="application/json"):  # type: ignore[no-untyped-def]
         return self.organizer(
-            "POST", f"/activities/{activity_id}/attendees", "/activities/{activity_id}/attendees",
-            {"activity_id": activity_id}, body=rows, raw=raw, headers={"content-type": content_type},
+            "POST",
+            f"/activities/{activity_id}/attendees",
+            "/activities/{activity_id}/attendees",
+            {"activity_id": activity_id},
+            body=rows,
+            raw=raw,
+            headers={"content-type": content_type},
         )
 
     def scans(self, body=None, token: str | None = None, raw=None, headers=None):  # type: ignore[no-untyped-def]
         from builders import http_event
 
         all_headers = {**({"authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
-        return self.http("IngestScansFunction", http_event("POST", "/scans", body=body, raw_body=raw, headers=all_headers))
+        return self.http(
+            "IngestScansFunction", http_event("POST", "/scans", body=body, raw_body=raw, headers=all_headers)
+        )
 
     def learner(self, method: str, path: str, token: str | None, body=None, query=None, route=None, params=None):  # type: ignore[no-untyped-def]
         from builders import http_event

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from builders import at, organizer_claims, roster_rows, worked_example_activity
 
 
@@ -62,8 +61,16 @@ def test_a_55_minute_session_may_carry_one_credit(handlers, activity_id):
         (lambda b: b["sessions"][2].update(session_id="S1"), "S1"),
         (lambda b: b.update(timezone="Mars/Olympus"), "timezone"),
     ],
-    ids=["off-grid", "unknown-type", "type-not-offered", "end-before-start", "overlapping-break",
-         "break-outside", "duplicate-id", "bad-timezone"],
+    ids=[
+        "off-grid",
+        "unknown-type",
+        "type-not-offered",
+        "end-before-start",
+        "overlapping-break",
+        "break-outside",
+        "duplicate-id",
+        "bad-timezone",
+    ],
 )
 def test_agenda_errors_are_422_naming_the_problem(handlers, activity_id, mutate, field):
     body = copy.deepcopy(worked_example_activity())
@@ -74,9 +81,13 @@ def test_agenda_errors_are_422_naming_the_problem(handlers, activity_id, mutate,
 def test_activity_routes_need_an_organizer_of_that_activity(handlers, activity_id):
     status, body, _ = handlers.put_activity(activity_id, worked_example_activity(), claims={})
     assert status == 401 and body["error"]["code"] == "unauthorized"
-    status, body, _ = handlers.put_activity(activity_id, worked_example_activity(), claims=organizer_claims("other-activity"))
+    status, body, _ = handlers.put_activity(
+        activity_id, worked_example_activity(), claims=organizer_claims("other-activity")
+    )
     assert status == 403
-    status, _, _ = handlers.put_activity(activity_id, worked_example_activity(), claims=organizer_claims(f"x,{activity_id}"))
+    status, _, _ = handlers.put_activity(
+        activity_id, worked_example_activity(), claims=organizer_claims(f"x,{activity_id}")
+    )
     assert status == 201
 
 
@@ -92,7 +103,10 @@ def test_broken_json_and_wrong_content_type_are_4xx(handlers, activity_id):
 
 def test_roster_json_upsert_counts_created_updated_and_rejected(handlers, activity_id):
     handlers.put_activity(activity_id, worked_example_activity())
-    rows = roster_rows() + [{"badge_id": "B-BAD", "given_name": "No", "family_name": "Mail", "email": "nope", "profession": "physician"}]
+    rows = [
+        *roster_rows(),
+        {"badge_id": "B-BAD", "given_name": "No", "family_name": "Mail", "email": "nope", "profession": "physician"},
+    ]
     status, body, _ = handlers.post_roster(activity_id, rows)
     assert status == 200
     assert body["created"] == 5 and body["updated"] == 0
@@ -130,7 +144,10 @@ def test_devices_are_issued_once_and_stored_hashed(handlers, stack, activity_id)
 
     handlers.put_activity(activity_id, worked_example_activity())
     status, body, _ = handlers.organizer(
-        "POST", f"/activities/{activity_id}/devices", "/activities/{activity_id}/devices", {"activity_id": activity_id},
+        "POST",
+        f"/activities/{activity_id}/devices",
+        "/activities/{activity_id}/devices",
+        {"activity_id": activity_id},
         body={"label": "Hall A door"},
     )
     assert status == 201 and body["token"].startswith("dev_")
@@ -159,7 +176,10 @@ def test_learner_link_is_a_signed_url_for_that_attendee(handlers, activity_id):
     handlers.post_roster(activity_id, roster_rows())
     route = "/activities/{activity_id}/attendees/{badge_id}/link"
     status, body, _ = handlers.organizer(
-        "GET", f"/activities/{activity_id}/attendees/B-1001/link", route, {"activity_id": activity_id, "badge_id": "B-1001"}
+        "GET",
+        f"/activities/{activity_id}/attendees/B-1001/link",
+        route,
+        {"activity_id": activity_id, "badge_id": "B-1001"},
     )
     assert status == 200
     learner = read_learner_token(body["url"].rsplit("/l/", 1)[1])

@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
-
 from builders import answers, eventbridge_event, roster_rows, scan, sqs_event, worked_example_activity
 
 EXAMPLE_1 = [
@@ -28,7 +27,9 @@ def finalized(handlers, stack, activity_id, clock):
     handlers.post_roster(activity_id, roster_rows())
     clock("2027-10-14T12:30:00-05:00")
     nurse = [dict(s, scan_id=f"n{s['scan_id']}", badge_id="B-1002") for s in EXAMPLE_1]
-    status, body, _ = handlers.scans({"activity_id": activity_id, "scans": EXAMPLE_1 + nurse}, token=stack.scanner_token)
+    status, body, _ = handlers.scans(
+        {"activity_id": activity_id, "scans": EXAMPLE_1 + nurse}, token=stack.scanner_token
+    )
     assert status == 200 and all(r["status"] == "accepted" for r in body["results"])
     stack.set_clock(stack_clock("2027-10-14T12:31:00-05:00"))
     stack.settle()
@@ -94,7 +95,7 @@ def test_a_late_backlog_after_finalization_recomputes_the_attendee(finalized, ha
     # B-1003 (a PA) was at the Hall-A door all along, but that scanner uploads hours late.
     late = [scan("p1", "B-1003", "Hall-A", "08:10"), scan("p2", "B-1003", "Hall-A", "09:00", direction="exit")]
     status, body, _ = handlers.scans({"activity_id": finalized, "scans": late}, token=stack.scanner_token)
-    assert [r["status"] for r in body["results"]] == ["accepted", "accepted"]
+    assert status == 200 and [r["status"] for r in body["results"]] == ["accepted", "accepted"]
     stack.settle()
     attendance = store.attendance_of(finalized, "B-1003")
     assert attendance["S1"].seconds == 50 * 60
@@ -120,8 +121,18 @@ def _evaluate(handlers, token, body):
         ({"answers": answers(), "attest": True, "claims": {"ANCC": {"S2": 1.0}}}, "claims.ANCC"),
         ({"answers": answers(), "attest": True, "session_id": "S1"}, "session_id"),
     ],
-    ids=["no-attestation", "missing-answer", "out-of-scale", "bias-without-comment", "unknown-question",
-         "above-claimable", "off-grid", "not-attended", "type-not-eligible", "session-under-activity-scope"],
+    ids=[
+        "no-attestation",
+        "missing-answer",
+        "out-of-scale",
+        "bias-without-comment",
+        "unknown-question",
+        "above-claimable",
+        "off-grid",
+        "not-attended",
+        "type-not-eligible",
+        "session-under-activity-scope",
+    ],
 )
 def test_evaluation_errors_are_422_naming_the_field(finalized, handlers, body, field):
     status, reply, _ = _evaluate(handlers, _learner_token(finalized, "B-1001"), body)
@@ -175,21 +186,37 @@ def test_claim_certificate_and_mail_happen_once(finalized, handlers, stack):
 
     # Every event delivered again, late: no second version, no second mail.
     claim_event = eventbridge_event(
-        "ClaimRecorded", {"activity_id": finalized, "badge_id": "B-1001", "version": 1, "evaluation_id": reply["evaluation_id"]}
+        "ClaimRecorded",
+        {"activity_id": finalized, "badge_id": "B-1001", "version": 1, "evaluation_id": reply["evaluation_id"]},
     )
     issued_event = eventbridge_event(
         "CertificateIssued",
-        {"activity_id": finalized, "badge_id": "B-1001", "certificate_id": cid, "version": 1,
-         "s3_key": record["s3_key"], "sha256": record["sha256"]},
+        {
+            "activity_id": finalized,
+            "badge_id": "B-1001",
+            "certificate_id": cid,
+            "version": 1,
+            "s3_key": record["s3_key"],
+            "sha256": record["sha256"],
+        },
     )
     evaluation_event = eventbridge_event(
         "EvaluationSubmitted",
-        {"activity_id": finalized, "badge_id": "B-1001", "session_id": None, "evaluation_id": reply["evaluation_id"],
-         "submitted_at": claim["submitted_at"]},
+        {
+            "activity_id": finalized,
+            "badge_id": "B-1001",
+            "session_id": None,
+            "evaluation_id": reply["evaluation_id"],
+            "submitted_at": claim["submitted_at"],
+        },
     )
     assert stack.host.invoke("OnEvaluationFunction", sqs_event(evaluation_event)) == {"batchItemFailures": []}
-    assert stack.host.invoke("IssueCertificateFunction", sqs_event(claim_event, claim_event)) == {"batchItemFailures": []}
-    assert stack.host.invoke("SendCertificateMailFunction", sqs_event(issued_event, issued_event)) == {"batchItemFailures": []}
+    assert stack.host.invoke("IssueCertificateFunction", sqs_event(claim_event, claim_event)) == {
+        "batchItemFailures": []
+    }
+    assert stack.host.invoke("SendCertificateMailFunction", sqs_event(issued_event, issued_event)) == {
+        "batchItemFailures": []
+    }
     stack.settle()
     assert store.get_claim(finalized, "B-1001")["version"] == 1
     assert store.current_certificate_version(cid) == 1
@@ -203,7 +230,9 @@ def test_claim_certificate_and_mail_happen_once(finalized, handlers, stack):
     )
     assert status == 302 and "X-Amz-Expires=600" in headers["Location"]
     other = _learner_token(finalized, "B-1002")
-    status, _, _ = handlers.learner("GET", f"/certificates/{cid}", other, route="/certificates/{cid}", params={"cid": cid})
+    status, _, _ = handlers.learner(
+        "GET", f"/certificates/{cid}", other, route="/certificates/{cid}", params={"cid": cid}
+    )
     assert status == 404
 
 
@@ -221,8 +250,14 @@ def test_resubmission_issues_a_new_version_and_supersedes_the_old(finalized, han
         from builders import http_event
 
         query = {"version": str(version)} if version else None
-        event = http_event("GET", f"/verify/{cid}", route="/verify/{cid}", path_parameters={"cid": cid}, query=query,
-                           headers={"accept": "application/json"})
+        event = http_event(
+            "GET",
+            f"/verify/{cid}",
+            route="/verify/{cid}",
+            path_parameters={"cid": cid},
+            query=query,
+            headers={"accept": "application/json"},
+        )
         result = stack.host.invoke("PublicApiFunction", event)
         return result["statusCode"], json.loads(result["body"])
 
@@ -240,7 +275,9 @@ def test_verify_html_and_unknown_ids(finalized, stack):
 
     event = http_event("GET", "/verify/cnope", route="/verify/{cid}", path_parameters={"cid": "cnope"})
     assert stack.host.invoke("PublicApiFunction", event)["statusCode"] == 404
-    event = http_event("GET", "/verify/cnope", route="/verify/{cid}", path_parameters={"cid": "cnope"}, query={"version": "x"})
+    event = http_event(
+        "GET", "/verify/cnope", route="/verify/{cid}", path_parameters={"cid": "cnope"}, query={"version": "x"}
+    )
     assert stack.host.invoke("PublicApiFunction", event)["statusCode"] == 400
 
 
@@ -264,8 +301,14 @@ def test_a_mail_whose_outcome_is_unknown_is_flagged_and_never_resent(finalized, 
     assert record["mail_state"] == "unknown" and record["kind"] == "nursing"
     issued = eventbridge_event(
         "CertificateIssued",
-        {"activity_id": finalized, "badge_id": "B-1002", "certificate_id": cid, "version": 1,
-         "s3_key": record["s3_key"], "sha256": record["sha256"]},
+        {
+            "activity_id": finalized,
+            "badge_id": "B-1002",
+            "certificate_id": cid,
+            "version": 1,
+            "s3_key": record["s3_key"],
+            "sha256": record["sha256"],
+        },
     )
     stack.host.invoke("SendCertificateMailFunction", sqs_event(issued))
     assert len(calls) == 1

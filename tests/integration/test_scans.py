@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-
 from builders import roster_rows, scan, worked_example_activity
 
 
@@ -101,21 +100,37 @@ def test_device_tokens(handlers, stack, ready, activity_id):
     assert status == 401
     status, body, _ = handlers.scans({"scans": [scan("t1", "B-1001", "Hall-A", "07:50")]}, token="dev_forged")
     assert status == 401
-    store.put_device(device_token_hash("dev_other"), activity_id="another-activity", device_id="d-x", created_at="2027-10-14T07:00:00-05:00")
-    status, body, _ = handlers.scans({"activity_id": ready, "scans": [scan("t1", "B-1001", "Hall-A", "07:50")]}, token="dev_other")
+    store.put_device(
+        device_token_hash("dev_other"),
+        activity_id="another-activity",
+        device_id="d-x",
+        created_at="2027-10-14T07:00:00-05:00",
+    )
+    status, body, _ = handlers.scans(
+        {"activity_id": ready, "scans": [scan("t1", "B-1001", "Hall-A", "07:50")]}, token="dev_other"
+    )
     assert status == 403
-    store.put_device(device_token_hash("dev_bound"), activity_id=ready, device_id="d-b", created_at="2027-10-14T07:00:00-05:00")
+    store.put_device(
+        device_token_hash("dev_bound"), activity_id=ready, device_id="d-b", created_at="2027-10-14T07:00:00-05:00"
+    )
     status, body, _ = handlers.scans({"scans": [scan("t2", "B-1001", "Hall-A", "07:50")]}, token="dev_bound")
     assert status == 200 and body["results"][0]["status"] == "accepted"
     device = store.get_device(device_token_hash("dev_bound"))
-    store.put_device(device_token_hash("dev_bound"), activity_id=ready, device_id="d-b", created_at=device["created_at"])
+    store.put_device(
+        device_token_hash("dev_bound"), activity_id=ready, device_id="d-b", created_at=device["created_at"]
+    )
     from cme.adapters.aws import table
     from cme.config import settings
 
     table(settings().table_name).update_item(
         Key={"PK": f"DEVICE#{device_token_hash('dev_bound')}", "SK": "DEVICE"},
-        UpdateExpression="SET revoked = :t", ExpressionAttributeValues={":t": True},
+        UpdateExpression="SET revoked = :t",
+        ExpressionAttributeValues={":t": True},
     )
+    # A container re-reads a token record at most every CACHE_SECONDS: a revocation lands within that.
+    from cme.service import scans as scan_service
+
+    scan_service._device.cache_clear()
     status, body, _ = handlers.scans({"scans": [scan("t3", "B-1001", "Hall-A", "07:55")]}, token="dev_bound")
     assert status == 403 and body["error"]["code"] == "device_revoked"
     assert {s.scan_id for s in store.scans_of(ready, "B-1001")} == {"t2"}  # what it sent before stays

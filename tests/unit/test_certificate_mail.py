@@ -82,7 +82,7 @@ def test_structure() -> None:
 def test_both_alternatives_carry_name_links_and_credits() -> None:
     plain, rich = bodies(parse(compose_mail()))
     assert plain.startswith("Dear Łukasz Żółć,")
-    assert "Thank you for taking part in \"Annual Scientific Sessions 2025: Advances in Heart Failure\"" in plain
+    assert 'Thank you for taking part in "Annual Scientific Sessions 2025: Advances in Heart Failure"' in plain
     for needed in (DOWNLOAD, VERIFY, *CREDITS):
         assert needed in plain
     unescaped = html.unescape(rich)
@@ -90,7 +90,7 @@ def test_both_alternatives_carry_name_links_and_credits() -> None:
     assert f'href="{DOWNLOAD}"' in unescaped and f'href="{VERIFY}"' in unescaped
     assert "&amp;X-Amz-Signature" in rich, "the & in the link is escaped in HTML"
     for line in CREDITS:
-        assert f"<li style=\"margin:0 0 4px 0;\">{line}</li>" in rich
+        assert f'<li style="margin:0 0 4px 0;">{line}</li>' in rich
     assert "max-width:600px" in rich
     assert "updated" not in plain.lower()
 

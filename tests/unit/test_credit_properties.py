@@ -101,7 +101,7 @@ policies = st.builds(
 
 @st.composite
 def activities(draw: st.DrawFn) -> Activity:
-    count = draw(st.integers(1, 8))
+    count = draw(st.integers(1, 6))
     agenda = [draw(sessions(f"S{i}")) for i in range(1, count + 1)]
     return Activity(
         activity_id="ACT-P",

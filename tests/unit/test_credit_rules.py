@@ -112,9 +112,7 @@ def scans(*specs: tuple[str, str, str]) -> list[DoorScan]:
     ]
 
 
-def credit(
-    attendance: dict[str, SessionAttendance], session_id: str, credit_type: str = "AMA_PRA_1"
-) -> Decimal:
+def credit(attendance: dict[str, SessionAttendance], session_id: str, credit_type: str = "AMA_PRA_1") -> Decimal:
     """A session's credit in a type; 0 for a session the attendee does not appear in."""
     found = attendance.get(session_id)
     return found.credits.get(credit_type, D(0)) if found else D(0)
@@ -347,9 +345,7 @@ def test_exit_from_another_room_is_an_anomaly_and_is_ignored() -> None:
     attendance = attendance_from_walk(activity, "B", walk)
     assert credit(attendance, "S1") == D("1.5")
     # S2 is not among the learner's sessions, so the anomaly is explained on its own.
-    assert explain_anomalies(walk, attendance) == [
-        "Exit scan at Room-201 10:00 while you were in Hall-A: ignored."
-    ]
+    assert explain_anomalies(walk, attendance) == ["Exit scan at Room-201 10:00 while you were in Hall-A: ignored."]
 
 
 def test_exit_while_outside_is_an_anomaly() -> None:
@@ -403,12 +399,10 @@ def test_overlapping_sessions_in_one_room_count_a_second_once() -> None:
         session("B", "Hall-A", "08:30", "09:30", {"AMA_PRA_1": "1.0"}),
     ]
     activity = make_activity(agenda, offers={"AMA_PRA_1": "20"})
-    attendance = session_attendance(
-        activity, "X", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "09:30"))
-    )
+    attendance = session_attendance(activity, "X", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "09:30")))
     assert (attendance["A"].seconds, attendance["B"].seconds) == (3600, 1800)
     assert (credit(attendance, "A"), credit(attendance, "B")) == (D("1.0"), D("0.5"))
-    assert "30 min counted for an earlier session in Hall-A" in attendance["B"].explanation
+    assert "30 min counted for another session in Hall-A" in attendance["B"].explanation
 
 
 def test_identical_overlapping_sessions_go_to_the_lower_session_id() -> None:
@@ -417,9 +411,7 @@ def test_identical_overlapping_sessions_go_to_the_lower_session_id() -> None:
         session("A", "Hall-A", "08:00", "09:00", {"AMA_PRA_1": "1.0"}),
     ]
     activity = make_activity(agenda, offers={"AMA_PRA_1": "20"})
-    attendance = session_attendance(
-        activity, "X", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "09:00"))
-    )
+    attendance = session_attendance(activity, "X", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "09:00")))
     assert list(attendance) == ["A"]
 
 
@@ -430,21 +422,16 @@ def test_a_break_of_the_earlier_session_is_left_to_an_overlapping_session() -> N
         session("B", "Hall-A", "08:30", "08:45", {"AMA_PRA_1": "0.25"}),
     ]
     activity = make_activity(agenda, offers={"AMA_PRA_1": "20"})
-    attendance = session_attendance(
-        activity, "X", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "09:00"))
-    )
+    attendance = session_attendance(activity, "X", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "09:00")))
     assert (attendance["A"].seconds, attendance["B"].seconds) == (45 * 60, 15 * 60)
 
 
 def test_breaks_are_not_counted_and_the_explanation_says_so() -> None:
     activity = make_activity()
-    attendance = session_attendance(
-        activity, "B", scans(("entry", "Room-201", "09:45"), ("exit", "Room-201", "12:00"))
-    )
+    attendance = session_attendance(activity, "B", scans(("entry", "Room-201", "09:45"), ("exit", "Room-201", "12:00")))
     assert attendance["S2"].seconds == 120 * 60
     assert attendance["S2"].explanation == (
-        "Entered Room-201 09:45; exited 12:00; break 10:45–11:00 not counted: "
-        "120 min → 2.0 credits (ANCC 2.0)"
+        "Entered Room-201 09:45; exited 12:00; break 10:45–11:00 not counted: 120 min → 2.0 credits (ANCC 2.0)"
     )
 
 
@@ -463,9 +450,7 @@ def test_explanation_of_example_1_reads_as_the_learner_sees_it() -> None:
 
 def test_explanation_shows_seconds_when_the_device_clock_has_them() -> None:
     activity = make_activity()
-    attendance = session_attendance(
-        activity, "B", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "08:52:30"))
-    )
+    attendance = session_attendance(activity, "B", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "08:52:30")))
     assert attendance["S1"].explanation == "Entered Hall-A 08:00; exited 08:52:30: 52 min 30 s → 1.0 credits"
 
 
@@ -495,9 +480,7 @@ ACPE_AGENDA = [session("RX", "Room-301", "08:00", "09:40", {"ACPE": "1.5", "AMA_
 @pytest.mark.parametrize(("exit_at", "expected"), [("09:29", "0"), ("09:29:59", "0"), ("09:30", "1.5")])
 def test_acpe_is_all_or_nothing_at_90_percent(exit_at: str, expected: str) -> None:
     activity = make_activity(ACPE_AGENDA, offers={"ACPE": "10", "AMA_PRA_1": "10"})
-    attendance = session_attendance(
-        activity, "P", scans(("entry", "Room-301", "08:00"), ("exit", "Room-301", exit_at))
-    )
+    attendance = session_attendance(activity, "P", scans(("entry", "Room-301", "08:00"), ("exit", "Room-301", exit_at)))
     assert credit(attendance, "RX", "ACPE") == D(expected)
     if expected == "0":
         assert "ACPE needs 90% of the 100 min credit time: not earned" in attendance["RX"].explanation
@@ -505,9 +488,7 @@ def test_acpe_is_all_or_nothing_at_90_percent(exit_at: str, expected: str) -> No
 
 def test_acpe_full_credit_percent_is_the_policy_value() -> None:
     activity = make_activity(ACPE_AGENDA, offers={"ACPE": "10", "AMA_PRA_1": "10"}, full_credit_percent=50)
-    attendance = session_attendance(
-        activity, "P", scans(("entry", "Room-301", "08:00"), ("exit", "Room-301", "08:50"))
-    )
+    attendance = session_attendance(activity, "P", scans(("entry", "Room-301", "08:00"), ("exit", "Room-301", "08:50")))
     assert credit(attendance, "RX", "ACPE") == D("1.5")
 
 
@@ -536,13 +517,9 @@ def test_session_min_attendance_overrides_the_activity_value() -> None:
 
 def test_min_attendance_boundary_is_inclusive() -> None:
     activity = make_activity(min_attendance_percent=50)
-    attendance = session_attendance(
-        activity, "B", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "08:45"))
-    )
+    attendance = session_attendance(activity, "B", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "08:45")))
     assert credit(attendance, "S1") == D("0.75")
-    attendance = session_attendance(
-        activity, "B", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "08:44:59"))
-    )
+    attendance = session_attendance(activity, "B", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "08:44:59")))
     assert credit(attendance, "S1") == 0
 
 
@@ -573,9 +550,7 @@ def test_derived_types_follow_ama_rounding_unless_named() -> None:
 def test_ipce_is_time_based_with_the_activity_rounding() -> None:
     agenda = [session("A", "Hall-A", "08:00", "09:00", {"IPCE": "1.0"})]
     activity = make_activity(agenda, offers={"IPCE": "5"})
-    attendance = session_attendance(
-        activity, "B", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "08:38"))
-    )
+    attendance = session_attendance(activity, "B", scans(("entry", "Hall-A", "08:00"), ("exit", "Hall-A", "08:38")))
     assert attendance["A"].credits == {"IPCE": D("0.75")}
 
 
@@ -714,9 +689,7 @@ def test_resolve_claims_takes_partial_claims_and_defaults_the_rest() -> None:
     claimed, totals = resolve_claims(activity, attendance, available, {"AMA_PRA_1": {"S2": D("1.25")}})
     assert claimed == {"AMA_PRA_1": {"S1": D("1.5"), "S2": D("1.25")}}
     assert totals == {"AMA_PRA_1": D("2.75")}
-    claimed, totals = resolve_claims(
-        activity, attendance, available, {"AMA_PRA_1": {"S1": D(0), "S2": D("2")}}
-    )
+    claimed, totals = resolve_claims(activity, attendance, available, {"AMA_PRA_1": {"S1": D(0), "S2": D("2")}})
     assert claimed == {"AMA_PRA_1": {"S2": D("2")}}
     assert totals == {"AMA_PRA_1": D("2")}
 

@@ -116,6 +116,18 @@ def put_activity(activity: Activity, *, updated_at: str) -> None:
     )
 
 
+def activity_and_states(activity_id: str) -> tuple[Activity | None, dict[str, dict[str, Any]]]:
+    """The agenda and every session's state in one query (they share the activity's partition)."""
+    activity = None
+    states: dict[str, dict[str, Any]] = {}
+    for item in _query_all(KeyConditionExpression=Key("PK").eq(activity_pk(activity_id)), ConsistentRead=True):
+        if item["SK"] == "ACTIVITY":
+            activity = Activity.model_validate_json(item["doc"])
+        elif item["SK"].startswith("SESSION#"):
+            states[item["SK"].removeprefix("SESSION#")] = item
+    return activity, states
+
+
 def session_states(activity_id: str) -> dict[str, dict[str, Any]]:
     items = _query_all(
         KeyConditionExpression=Key("PK").eq(activity_pk(activity_id)) & Key("SK").begins_with("SESSION#")
@@ -178,6 +190,10 @@ def _attendee(item: dict[str, Any]) -> Attendee:
     return Attendee.model_validate({k: v for k, v in item.items() if k in fields})
 
 
+def attendee_from_item(item: dict[str, Any]) -> Attendee:
+    return _attendee(item)
+
+
 def get_attendee(activity_id: str, badge_id: str) -> Attendee | None:
     item = _table().get_item(Key={"PK": attendee_pk(activity_id, badge_id), "SK": "PROFILE"}).get("Item")
     return _attendee(item) if item else None
@@ -228,7 +244,10 @@ def put_scan(activity_id: str, badge_id: str, scan: DoorScan, **extra: Any) -> b
 
 def scans_of(activity_id: str, badge_id: str) -> list[DoorScan]:
     items = _query_all(
-        KeyConditionExpression=Key("PK").eq(attendee_pk(activity_id, badge_id)) & Key("SK").begins_with("SCAN#")
+        KeyConditionExpression=Key("PK").eq(attendee_pk(activity_id, badge_id)) & Key("SK").begins_with("SCAN#"),
+        ProjectionExpression="scan_id, room, #at, direction",
+        ExpressionAttributeNames={"#at": "at"},
+        ConsistentRead=True,
     )
     return [DoorScan(scan_id=i["scan_id"], room=i["room"], at=int(i["at"]), direction=i["direction"]) for i in items]
 
@@ -265,6 +284,18 @@ def live_items(activity_id: str) -> list[dict[str, Any]]:
     return list(_query_shards(activity_id, "LIVE"))
 
 
+def attendee_items(activity_id: str, badge_id: str) -> dict[str, list[dict[str, Any]]]:
+    """An attendee's records but the scans (profile, attendance, evaluations, claim, live) in one
+    query, grouped by kind: ATT, CLAIM, EVAL, LIVE, PROFILE. Sort keys below "SCAN" are exactly those."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for item in _query_all(
+        KeyConditionExpression=Key("PK").eq(attendee_pk(activity_id, badge_id)) & Key("SK").lt("SCAN#"),
+        ConsistentRead=True,
+    ):
+        grouped.setdefault(str(item["SK"]).split("#", 1)[0], []).append(item)
+    return grouped
+
+
 # ---- attendance -----------------------------------------------------------------------------------
 
 
@@ -287,6 +318,10 @@ def put_attendances(activity_id: str, rows: Iterable[tuple[str, SessionAttendanc
 def _attendance(item: dict[str, Any]) -> SessionAttendance:
     fields = SessionAttendance.model_fields
     return SessionAttendance.model_validate({k: v for k, v in item.items() if k in fields})
+
+
+def attendance_from_item(item: dict[str, Any]) -> SessionAttendance:
+    return _attendance(item)
 
 
 def attendance_of(activity_id: str, badge_id: str) -> dict[str, SessionAttendance]:
@@ -323,9 +358,14 @@ def put_evaluation(activity_id: str, badge_id: str, evaluation: dict[str, Any]) 
 
 def evaluations_of(activity_id: str, badge_id: str) -> dict[str | None, dict[str, Any]]:
     """Current evaluation per scope: None for the activity evaluation, else the session id."""
-    items = _query_all(
-        KeyConditionExpression=Key("PK").eq(attendee_pk(activity_id, badge_id)) & Key("SK").begins_with("EVAL#")
+    return evaluations_from_items(
+        _query_all(
+            KeyConditionExpression=Key("PK").eq(attendee_pk(activity_id, badge_id)) & Key("SK").begins_with("EVAL#")
+        )
     )
+
+
+def evaluations_from_items(items: Iterable[dict[str, Any]]) -> dict[str | None, dict[str, Any]]:
     result: dict[str | None, dict[str, Any]] = {}
     for item in items:
         scope = None if item["scope"] == "ACTIVITY" else str(item["scope"])
@@ -338,9 +378,15 @@ def all_evaluations(activity_id: str) -> list[dict[str, Any]]:
 
 
 def get_claim(activity_id: str, badge_id: str) -> dict[str, Any] | None:
-    item = _table().get_item(Key={"PK": attendee_pk(activity_id, badge_id), "SK": "CLAIM"}).get("Item")
-    if not item:
-        return None
+    item = (
+        _table()
+        .get_item(Key={"PK": attendee_pk(activity_id, badge_id), "SK": "CLAIM"}, ConsistentRead=True)
+        .get("Item")
+    )
+    return claim_from_item(item) if item else None
+
+
+def claim_from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "claimed": json.loads(item["claimed"]), "totals": json.loads(item["totals"])}
 
 

@@ -198,7 +198,7 @@ def credit_name(code: str, amount: Decimal) -> str:
 
 
 def credit_label(code: str, amount: Decimal) -> str:
-    """"3.5 AMA PRA Category 1 Credits™", "1 ANCC contact hour"."""
+    """ "3.5 AMA PRA Category 1 Credits™", "1 ANCC contact hour"."""
     return f"{format_amount(amount)} {credit_name(code, amount)}"
 
 
@@ -208,7 +208,7 @@ def _ordered(codes: Iterable[str]) -> list[str]:
 
 
 def _the(name: str) -> str:
-    """"The {provider}" of the ACCME templates, without doubling a name that starts with "The"."""
+    """ "The {provider}" of the ACCME templates, without doubling a name that starts with "The"."""
     return name if name.lower().startswith("the ") else f"The {name}"
 
 
@@ -241,10 +241,11 @@ def _ama_runs(amount: Decimal) -> list[Run]:
 
 
 def _credit_runs(code: str, amount: Decimal) -> list[Run]:
-    """"3.5 AMA PRA Category 1 Credits™" with the amount in bold."""
+    """ "3.5 AMA PRA Category 1 Credits™" with the amount in bold."""
+    # A no-break space keeps each amount on the line of its credit name.
     if code == "AMA_PRA_1":
-        return [(format_amount(amount), "B"), (" ", ""), *_ama_runs(amount)]
-    return [(format_amount(amount), "B"), (" " + credit_name(code, amount), "")]
+        return [(format_amount(amount), "B"), ("\u00a0", ""), *_ama_runs(amount)]
+    return [(format_amount(amount), "B"), ("\u00a0" + credit_name(code, amount), "")]
 
 
 def _statement_runs(doc: CertificateDocument) -> list[list[Run]]:
@@ -253,61 +254,83 @@ def _statement_runs(doc: CertificateDocument) -> list[list[Run]]:
     ama_max = doc.designated_max.get("AMA_PRA_1")
     out: list[list[Run]] = []
 
-    ja = [(
-        f"In support of improving patient care, {provider} is jointly accredited by the Accreditation "
-        "Council for Continuing Medical Education (ACCME), the Accreditation Council for Pharmacy "
-        "Education (ACPE), and the American Nurses Credentialing Center (ANCC), to provide continuing "
-        "education for the healthcare team.",
-        "",
-    )]
-    if doc.joint_provider:
-        accreditation = [(
-            "This activity has been planned and implemented in accordance with the accreditation "
-            "requirements and policies of the Accreditation Council for Continuing Medical Education "
-            f"(ACCME) through the joint providership of {provider} and {doc.joint_provider}. "
-            f"{_the(provider)} is accredited by the ACCME to provide continuing medical education "
-            "for physicians.",
+    ja = [
+        (
+            f"In support of improving patient care, {provider} is jointly accredited by the Accreditation "
+            "Council for Continuing Medical Education (ACCME), the Accreditation Council for Pharmacy "
+            "Education (ACPE), and the American Nurses Credentialing Center (ANCC), to provide continuing "
+            "education for the healthcare team.",
             "",
-        )]
+        )
+    ]
+    if doc.joint_provider:
+        accreditation = [
+            (
+                "This activity has been planned and implemented in accordance with the accreditation "
+                "requirements and policies of the Accreditation Council for Continuing Medical Education "
+                f"(ACCME) through the joint providership of {provider} and {doc.joint_provider}. "
+                f"{_the(provider)} is accredited by the ACCME to provide continuing medical education "
+                "for physicians.",
+                "",
+            )
+        ]
     elif doc.jointly_accredited:
         accreditation = ja
     else:
-        accreditation = [(
-            f"{_the(provider)} is accredited by the Accreditation Council for Continuing Medical "
-            "Education (ACCME) to provide continuing medical education for physicians.",
-            "",
-        )]
+        accreditation = [
+            (
+                f"{_the(provider)} is accredited by the Accreditation Council for Continuing Medical "
+                "Education (ACCME) to provide continuing medical education for physicians.",
+                "",
+            )
+        ]
 
     if doc.kind == "physician":
         assert ama_max is not None  # checked in __post_init__
         out.append(accreditation)
-        out.append([
-            (f"{_the(provider)} designates this {FORMAT_WORDS[doc.activity_format]} for a maximum of "
-             f"{format_amount(ama_max)} ", ""),
-            *_ama_runs(ama_max),
-            (". Physicians should claim only the credit commensurate with the extent of their "
-             "participation in the activity.", ""),
-        ])
+        out.append(
+            [
+                (
+                    f"{_the(provider)} designates this {FORMAT_WORDS[doc.activity_format]} for a maximum of "
+                    f"{format_amount(ama_max)} ",
+                    "",
+                ),
+                *_ama_runs(ama_max),
+                (
+                    ". Physicians should claim only the credit commensurate with the extent of their "
+                    "participation in the activity.",
+                    "",
+                ),
+            ]
+        )
         if "ABIM" in doc.moc_boards:
-            out.append([(
-                "Successful completion of this CME activity, which includes participation in the "
-                "evaluation component, enables the participant to earn up to "
-                f"{format_amount(ama_max)} MOC points in the American Board of Internal Medicine's "
-                "(ABIM) Maintenance of Certification (MOC) program. Participants will earn MOC points "
-                "equivalent to the amount of CME credits claimed for the activity. It is the CME "
-                "activity provider's responsibility to submit participant completion information to "
-                "ACCME for the purpose of granting ABIM MOC credit.",
-                "",
-            )])
+            out.append(
+                [
+                    (
+                        "Successful completion of this CME activity, which includes participation in the "
+                        "evaluation component, enables the participant to earn up to "
+                        f"{format_amount(ama_max)} MOC points in the American Board of Internal Medicine's "
+                        "(ABIM) Maintenance of Certification (MOC) program. Participants will earn MOC points "
+                        "equivalent to the amount of CME credits claimed for the activity. It is the CME "
+                        "activity provider's responsibility to submit participant completion information to "
+                        "ACCME for the purpose of granting ABIM MOC credit.",
+                        "",
+                    )
+                ]
+            )
     elif doc.kind == "nursing":
         if doc.jointly_accredited:
             out.append(ja)
         else:
-            out.append([(
-                f"{provider} is accredited as a provider of nursing continuing professional development "
-                "by the American Nurses Credentialing Center's Commission on Accreditation.",
-                "",
-            )])
+            out.append(
+                [
+                    (
+                        f"{provider} is accredited as a provider of nursing continuing professional development "
+                        "by the American Nurses Credentialing Center's Commission on Accreditation.",
+                        "",
+                    )
+                ]
+            )
     else:  # participation
         out.append(accreditation)
         if ama_max is not None:
@@ -345,7 +368,7 @@ def _claimed_runs(doc: CertificateDocument) -> list[list[Run]]:
         items.append(_credit_runs("PARTICIPATION", hours))
     if doc.kind == "physician" and doc.moc_points is not None and doc.moc_boards:
         boards = ", ".join(doc.moc_boards)
-        items.append([(format_amount(doc.moc_points), "B"), (f" MOC points ({boards})", "")])
+        items.append([(format_amount(doc.moc_points), "B"), (f"\u00a0MOC points ({boards})", "")])
     return items
 
 
@@ -569,8 +592,7 @@ def render_certificate(doc: CertificateDocument) -> bytes:
     pdf.set_title(f"CME certificate: {doc.activity_title}")
     pdf.set_author(doc.provider_name)
     pdf.set_subject(
-        f"{_TITLES[doc.kind][0]} for {doc.display_name}, certificate {doc.certificate_id} "
-        f"version {doc.version}"
+        f"{_TITLES[doc.kind][0]} for {doc.display_name}, certificate {doc.certificate_id} version {doc.version}"
     )
     pdf.set_creator(CREATOR)
     pdf.set_producer(_producer())
@@ -593,8 +615,9 @@ _TITLES: dict[str, tuple[str, str | None]] = {
 }
 
 
-def _center(pdf: FPDF, text: str, size: float, style: str = "", color: tuple[int, int, int] = INK,
-            gap: float = 0.0) -> None:
+def _center(
+    pdf: FPDF, text: str, size: float, style: str = "", color: tuple[int, int, int] = INK, gap: float = 0.0
+) -> None:
     pdf.set_font(FAMILY, style, size)
     pdf.set_text_color(*color)
     pdf.multi_cell(0, size * 0.45, text, align="C", new_x="LMARGIN", new_y="NEXT")
@@ -626,15 +649,22 @@ def _lines(pdf: FPDF, text: str, style: str, size: float, width: float) -> int:
     return lines
 
 
-def _rich(pdf: FPDF, paragraphs: Sequence[Sequence[Run]], *, size: float, align: str, x: float,
-          width: float, line_height: float = 1.25, gap: float = 0.0,
-          color: tuple[int, int, int] = INK) -> None:
+def _rich(
+    pdf: FPDF,
+    paragraphs: Sequence[Sequence[Run]],
+    *,
+    size: float,
+    align: str,
+    x: float,
+    width: float,
+    line_height: float = 1.25,
+    gap: float = 0.0,
+    color: tuple[int, int, int] = INK,
+) -> None:
     """Paragraphs of styled runs (italic credit name, superscript ™) in a column at x..x+width."""
     pdf.set_text_color(*color)
     pdf.set_font(FAMILY, "", size)
-    with pdf.text_columns(
-        text_align=align, line_height=line_height, l_margin=x, r_margin=pdf.w - x - width
-    ) as column:
+    with pdf.text_columns(text_align=align, line_height=line_height, l_margin=x, r_margin=pdf.w - x - width) as column:
         for runs in paragraphs:
             with column.paragraph(bottom_margin=gap) as par:
                 for text, style in runs:
@@ -701,8 +731,7 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
     pdf.set_x(PAGE_MARGIN + 10)
     pdf.set_font(FAMILY, "B", title_size)
     pdf.set_text_color(*INK)
-    pdf.multi_cell(width - 20, title_size * 0.45, doc.activity_title, align="C",
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width - 20, title_size * 0.45, doc.activity_title, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1.5)
     details = " · ".join(
         [FORMAT_WORDS[doc.activity_format].capitalize(), doc.location, format_dates(doc.starts_on, doc.ends_on)]
@@ -771,8 +800,9 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
         url_lines = [doc.verify_url[:cut], doc.verify_url[cut:]]
     for text in url_lines:
         pdf.set_x(right_x)
-        pdf.multi_cell(url_w, 3, text, align="R", link=doc.verify_url, wrapmode=WrapMode.CHAR,
-                       new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(
+            url_w, 3, text, align="R", link=doc.verify_url, wrapmode=WrapMode.CHAR, new_x="LMARGIN", new_y="NEXT"
+        )
 
 
 def _qr_png(url: str) -> io.BytesIO:
@@ -805,14 +835,24 @@ def _transcript_pages(pdf: FPDF, doc: CertificateDocument) -> None:
         f"{format_dates(doc.starts_on, doc.ends_on)}"
     )
     pdf.multi_cell(width, 4.6, about, align="L", new_x="LMARGIN", new_y="NEXT")
+    codes = _ordered(doc.printed_credits)
+    claimed = "; ".join(credit_label(c, doc.printed_credits[c]) for c in codes) or "none"
+    pdf.ln(1.5)
+    pdf.set_font(FAMILY, "", 8)
+    pdf.multi_cell(
+        width, 4,
+        f"Credit claimed on this certificate: {claimed}. Minutes are the learner's recorded attendance, "
+        "breaks excluded.",
+        align="L", new_x="LMARGIN", new_y="NEXT",
+    )  # fmt: skip
     pdf.ln(4)
 
-    codes = _ordered(doc.printed_credits)
-    credit_w = 30.0
-    fixed = 26.0 + 18.0 + credit_w * len(codes)
-    col_widths = (26.0, max(width - fixed, 60.0), 18.0, *([credit_w] * len(codes)))
-    heading = Style(emphasis="BOLD", color=INK, fill_color=(234, 238, 244), size_pt=8)
-    italic_heading = Style(emphasis="ITALICS", color=INK, fill_color=(234, 238, 244), size_pt=8)
+    date_w, minutes_w = 26.0, 18.0
+    credit_w = min(30.0, (width - date_w - minutes_w - 70.0) / max(len(codes), 1))
+    col_widths = (date_w, width - date_w - minutes_w - credit_w * len(codes), minutes_w, *([credit_w] * len(codes)))
+    heading_pt = 8 if len(codes) <= 4 else 7
+    heading = Style(emphasis="BOLD", color=INK, fill_color=(234, 238, 244), size_pt=heading_pt)
+    italic_heading = Style(emphasis="ITALICS", color=INK, fill_color=(234, 238, 244), size_pt=heading_pt)
     pdf.set_font(FAMILY, "", 8.5)
     pdf.set_text_color(*INK)
     pdf.set_draw_color(200, 200, 200)
@@ -820,8 +860,13 @@ def _transcript_pages(pdf: FPDF, doc: CertificateDocument) -> None:
     total_minutes = 0
     totals = dict.fromkeys(codes, Decimal(0))
     with pdf.table(
-        col_widths=col_widths, width=sum(col_widths), text_align=("LEFT", "LEFT", "RIGHT", *["RIGHT"] * len(codes)),
-        line_height=4.4, padding=(1.2, 1.5), borders_layout="HORIZONTAL_LINES", headings_style=heading,
+        col_widths=col_widths,
+        width=sum(col_widths),
+        text_align=("LEFT", "LEFT", "RIGHT", *["RIGHT"] * len(codes)),
+        line_height=4.4,
+        padding=(1.2, 1.5),
+        borders_layout="HORIZONTAL_LINES",
+        headings_style=heading,
     ) as table:
         head = table.row()
         for text in ("Date", "Session", "Minutes"):
@@ -829,7 +874,7 @@ def _transcript_pages(pdf: FPDF, doc: CertificateDocument) -> None:
         for code in codes:
             name = credit_name(code, Decimal(2))
             head.cell(name[:1].upper() + name[1:], style=italic_heading if code == "AMA_PRA_1" else None)
-        for line in sorted(doc.sessions, key=lambda s: (s.day, s.title)):
+        for line in sorted(doc.sessions, key=lambda s: s.day):  # stable: agenda order within a day
             row = table.row()
             row.cell(line.day.isoformat())
             row.cell(line.title)
@@ -847,15 +892,3 @@ def _transcript_pages(pdf: FPDF, doc: CertificateDocument) -> None:
         row.cell(str(total_minutes), style=bold)
         for code in codes:
             row.cell(format_amount(totals[code]), style=bold)
-
-    pdf.ln(4)
-    pdf.set_font(FAMILY, "", 8)
-    pdf.set_text_color(*MUTED)
-    claimed = "; ".join(credit_label(c, doc.printed_credits[c]) for c in codes) or "none"
-    pdf.multi_cell(
-        width, 4,
-        f"Credit claimed on this certificate: {claimed}. Minutes are the learner's recorded attendance, "
-        "breaks excluded.",
-        align="L", new_x="LMARGIN", new_y="NEXT",
-    )
-

@@ -120,16 +120,10 @@ def _overlaps(first: Interval, second: Interval) -> bool:
 
 def session_types(session: Session) -> list[str]:
     """The types a session carries credit in: its designations plus the types derived from AMA_PRA_1."""
-    return [
-        t
-        for t in CREDIT_TYPES
-        if t in session.credits or (t in DERIVED_TYPES and "AMA_PRA_1" in session.credits)
-    ]
+    return [t for t in CREDIT_TYPES if t in session.credits or (t in DERIVED_TYPES and "AMA_PRA_1" in session.credits)]
 
 
-def session_attendance(
-    activity: Activity, badge_id: str, scans: Iterable[DoorScan]
-) -> dict[str, SessionAttendance]:
+def session_attendance(activity: Activity, badge_id: str, scans: Iterable[DoorScan]) -> dict[str, SessionAttendance]:
     """Every session the attendee attended (or was faculty of), with credits and an explanation."""
     return attendance_from_walk(activity, badge_id, walk_presence(activity, scans))
 
@@ -143,9 +137,7 @@ class _Counting:
     breaks_crossed: tuple[Interval, ...]
 
 
-def attendance_from_walk(
-    activity: Activity, badge_id: str, walk: PresenceWalk
-) -> dict[str, SessionAttendance]:
+def attendance_from_walk(activity: Activity, badge_id: str, walk: PresenceWalk) -> dict[str, SessionAttendance]:
     """As `session_attendance`, from a walk already made (so its anomalies can be explained too).
 
     Besides sessions with attended seconds or faculty, a session also appears (with 0) when a
@@ -214,10 +206,11 @@ def full_credit_reached(activity: Activity, session: Session, seconds: int) -> b
 def session_quarters(activity: Activity, session: Session, seconds: int, *, faculty: bool) -> dict[str, int]:
     """§3: the session's credit in quarters for each type it carries."""
     quarters: dict[str, int] = {}
+    designations: dict[str, Decimal] = {str(t): amount for t, amount in session.credits.items()}
     no_credit = faculty or below_minimum(activity, session, seconds)
     for credit_type in session_types(session):
         designated_as = "AMA_PRA_1" if credit_type in DERIVED_TYPES else credit_type
-        designation = to_quarters(session.credits[designated_as])
+        designation = to_quarters(designations[designated_as])
         if no_credit:
             quarters[credit_type] = 0
         elif credit_type in ALL_OR_NOTHING_TYPES:
@@ -249,7 +242,9 @@ def format_credit(amount: Decimal) -> str:
     return "0" if amount == 0 else text[:-1] if text.endswith("0") else text
 
 
-def _presence_clauses(presence: Presence, session: Session, policy: Policy, zone: ZoneInfo) -> list[str]:
+def _presence_clauses(
+    presence: Presence, session: Session, walk: PresenceWalk, policy: Policy, zone: ZoneInfo
+) -> list[str]:
     def clock(moment: int) -> str:
         return _clock(moment, zone)
 
@@ -257,6 +252,12 @@ def _presence_clauses(presence: Presence, session: Session, policy: Policy, zone
     if presence.start < session.start:
         entered += f" (counted from the {clock(session.start)} start)"
     clauses = [entered]
+    # A double scan happens while this presence is open, so its time falls within it.
+    clauses.extend(
+        f"entry scan {clock(d.at)} ignored (double scan)"
+        for d in walk.double_scans
+        if d.room == presence.room and presence.start <= d.at <= presence.end
+    )
     departure: int | None = None
     if presence.closed_by_exit:
         departure = presence.end
@@ -329,19 +330,13 @@ def _explain(
     presences = [p for p in walk.presences if p.room == session.room and _overlaps((p.start, p.end), window)]
     clauses: list[str] = []
     for presence in presences:
-        clauses.extend(_presence_clauses(presence, session, activity.policy, zone))
-        clauses.extend(
-            f"entry scan {_clock(d.at, zone)} ignored (double scan)"
-            for d in walk.double_scans
-            if d.room == presence.room and presence.start <= d.at <= presence.end
-        )
+        clauses.extend(_presence_clauses(presence, session, walk, activity.policy, zone))
     clauses.extend(
-        f"break {_clock(start, zone)}–{_clock(end, zone)} not counted"
-        for start, end in counting.breaks_crossed
+        f"break {_clock(start, zone)}–{_clock(end, zone)} not counted" for start, end in counting.breaks_crossed
     )
     if counting.taken_by_earlier_session:
         clauses.append(
-            f"{_duration(counting.taken_by_earlier_session)} counted for an earlier session "
+            f"{_duration(counting.taken_by_earlier_session)} counted for another session "
             f"in {session.room} at the same time"
         )
     clauses.extend(explain_anomaly(a, zone) for a in walk.anomalies if a.session_id == session.session_id)
@@ -409,9 +404,7 @@ def activity_totals(
     totals: dict[str, Decimal] = {}
     for credit_type in _offered(activity, types):
         per_session = {
-            sid: to_quarters(a.credits[credit_type])
-            for sid, a in attendances.items()
-            if credit_type in a.credits
+            sid: to_quarters(a.credits[credit_type]) for sid, a in attendances.items() if credit_type in a.credits
         }
         total = _capped_total_quarters(activity, credit_type, per_session, attendances)
         totals[credit_type] = from_quarters(total)
@@ -472,9 +465,7 @@ def resolve_claims(
     requested = requested or {}
     for credit_type, by_session in requested.items():
         if credit_type not in claimable_by_session:
-            raise ClaimError(
-                f"claims.{credit_type}", f"{credit_type} is not a credit type you can claim here"
-            )
+            raise ClaimError(f"claims.{credit_type}", f"{credit_type} is not a credit type you can claim here")
         for session_id, amount in by_session.items():
             _check_claim(
                 f"claims.{credit_type}.{session_id}",
@@ -491,9 +482,7 @@ def resolve_claims(
         claimed[credit_type] = {sid: from_quarters(to_quarters(v)) for sid, v in chosen.items() if v > 0}
     ceilings = claimable_totals(activity, attendances, claimable_by_session)
     totals = {
-        credit_type: min(
-            from_quarters(sum(to_quarters(v) for v in by_session.values())), ceilings[credit_type]
-        )
+        credit_type: min(from_quarters(sum(to_quarters(v) for v in by_session.values())), ceilings[credit_type])
         for credit_type, by_session in claimed.items()
     }
     return claimed, totals
@@ -518,10 +507,10 @@ def _check_claim(
         raise ClaimError(field, "must not be negative")
     if not is_quarter(amount):
         raise ClaimError(field, f"{amount} is not a multiple of 0.25")
+    if amount > 0 and available == 0:
+        raise ClaimError(field, "nothing is claimable for this session (no credit earned, or its evaluation is not in)")
     if amount > available:
-        raise ClaimError(
-            field, f"{amount} is above the {format_credit(available)} you can claim for this session"
-        )
+        raise ClaimError(field, f"{amount} is above the {format_credit(available)} you can claim for this session")
 
 
 __all__ = [

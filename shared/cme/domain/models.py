@@ -35,7 +35,9 @@ Profession = Literal["physician", "nurse", "pharmacist", "physician_assistant", 
 Rounding = Literal["nearest_quarter", "down_quarter"]
 Direction = Literal["entry", "exit"]
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
+Id = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -53,7 +55,9 @@ def to_quarters(value: Decimal) -> int:
 
 def from_quarters(quarters: int) -> Decimal:
     """Whole quarters as a credit amount printed with at most two decimals (1.25, 1.5, 2)."""
-    return (Decimal(quarters) / 4).quantize(Decimal("0.01")).normalize() if quarters else Decimal(0)
+    amount = Decimal(quarters) / 4
+    # normalize() alone would print 10 as "1E+1"; keep whole numbers plain.
+    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount.normalize()
 
 
 def epoch(moment: datetime) -> int:
@@ -144,7 +148,7 @@ class Session(Model):
 
 class Policy(Model):
     rounding: Rounding = "nearest_quarter"
-    rounding_by_type: dict[CreditType, Rounding] = Field(default_factory=lambda: {"ANCC": "down_quarter"})
+    rounding_by_type: dict[CreditType, Rounding] = Field(default_factory=lambda: {"ANCC": "down_quarter"})  # type: ignore[arg-type]
     missing_exit: Literal["session_end", "no_credit"] = "session_end"
     lookahead_minutes: Annotated[int, Field(ge=0, le=240)] = 30
     min_attendance_percent: Annotated[int, Field(ge=0, le=100)] = 0
@@ -243,7 +247,7 @@ class Activity(Model):
         """Offered types plus the derived ones when AMA_PRA_1 is offered, in canonical order."""
         offered = set(self.credit_types)
         if "AMA_PRA_1" in offered:
-            offered |= set(DERIVED_TYPES)
+            offered |= set(DERIVED_TYPES)  # type: ignore[arg-type]
         return [t for t in CREDIT_TYPES if t in offered]
 
     def maximum(self, credit_type: str) -> Decimal:

@@ -123,7 +123,7 @@ def walk_presence(activity: Activity, scans: Iterable[DoorScan]) -> PresenceWalk
     def end_without_exit(open_presence: _OpenPresence, next_entry: DoorScan | None) -> Presence:
         # §1.4: until the cover end or the next entry anywhere, whichever is earlier.
         cover_end = open_presence.cover_end if open_presence.cover_end is not None else open_presence.start
-        end, ended_by = cover_end, "cover_end"
+        end, ended_by = cover_end, "cover_end"  # type: tuple[int, EndedBy]
         if next_entry is not None and next_entry.at < cover_end:
             end, ended_by = next_entry.at, "next_entry"
         return Presence(
@@ -133,7 +133,7 @@ def walk_presence(activity: Activity, scans: Iterable[DoorScan]) -> PresenceWalk
             closed_by_exit=False,
             entry_scan_id=open_presence.entry_scan_id,
             exit_scan_id=None,
-            ended_by=ended_by,  # type: ignore[arg-type]
+            ended_by=ended_by,
             next_room=next_entry.room if next_entry is not None else None,
             next_entry_at=next_entry.at if next_entry is not None else None,
             covered=open_presence.covered,

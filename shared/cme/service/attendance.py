@@ -4,6 +4,7 @@ the full scan set (credit-rules.md), so replays and late uploads converge on the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cme import clock
@@ -59,39 +60,39 @@ def live_presence(activity: Activity, badge_id: str, scans: list[Any], now: int)
     }
 
 
-def on_scan(activity_id: str, badge_id: str) -> dict[str, Any]:
-    """A new scan for this attendee: refresh the live cache and any finalized session's attendance."""
-    activity = store.get_activity(activity_id)
+def on_scans(
+    activity_id: str,
+    badge_id: str,
+    new_scan_ids: set[str],
+    agenda: Callable[[str], tuple[Activity | None, dict[str, dict[str, Any]]]] = store.activity_and_states,
+) -> dict[str, Any]:
+    """New scans for one attendee: refresh the live cache, and rewrite every finalized session whose
+    attendance the new scans change. Credit is a pure function of the scan set, so comparing the full
+    set with the set less the new scans finds exactly those sessions; no stored record is read."""
+    activity, states = agenda(activity_id)
     if activity is None:
         return {"updated": 0}
     scans = store.scans_of(activity_id, badge_id)
     now = int(clock.now().timestamp())
     store.put_live(activity_id, badge_id, live_presence(activity, badge_id, scans, now))
-    finalized = store.finalized_sessions(activity_id)
+    finalized = {sid for sid, state in states.items() if state.get("finalized")}
     if not finalized:
         return {"updated": 0}
     fresh = session_attendance(activity, badge_id, scans)
-    stored = store.attendance_of(activity_id, badge_id)
-    changed = [
-        (badge_id, attendance)
-        for sid, attendance in fresh.items()
-        if sid in finalized and stored.get(sid) != attendance
-    ]
-    # A session the attendee no longer earns anything in keeps a record with zero seconds, not silence.
-    for sid, old in stored.items():
-        if sid in finalized and sid not in fresh and old.seconds:
-            changed.append(
-                (
-                    badge_id,
-                    SessionAttendance(
-                        session_id=sid,
-                        seconds=0,
-                        credit_seconds=old.credit_seconds,
-                        credits={},
-                        explanation="No presence in this session after the latest scans.",
-                    ),
-                )
-            )
+    before = session_attendance(activity, badge_id, [s for s in scans if s.scan_id not in new_scan_ids])
+    changed = []
+    for sid in sorted(finalized & (fresh.keys() | before.keys())):
+        if fresh.get(sid) == before.get(sid):
+            continue
+        old = before.get(sid)
+        attendance = fresh.get(sid) or SessionAttendance(
+            session_id=sid,
+            seconds=0,
+            credit_seconds=old.credit_seconds if old else 0,
+            credits={},
+            explanation="No presence in this session after the latest scans.",
+        )
+        changed.append((badge_id, attendance))
     if changed:
         store.put_attendances(activity_id, changed)
         logger.info(

@@ -33,7 +33,7 @@ def record_claim(activity_id: str, badge_id: str, evaluation_id: str, submitted_
     if evaluation_id not in current:
         logger.info("evaluation replaced by a newer one", extra={"activity_id": activity_id})
         return {"recorded": False, "reason": "superseded"}
-    existing = store.get_claim(activity_id, badge_id)
+    existing = record.claim
     if existing and (existing["evaluation_id"] == evaluation_id or existing["submitted_at"] > submitted_at):
         return {"recorded": False, "reason": "already_recorded", "version": int(existing["version"])}
     unlocked = claimable(record.activity, record.attendances, record.evaluated, record.types)

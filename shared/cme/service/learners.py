@@ -31,6 +31,7 @@ class LearnerRecord:
     attendances: dict[str, SessionAttendance]
     evaluations: dict[str | None, dict[str, Any]]
     types: list[str]
+    claim: dict[str, Any] | None = None
 
     @property
     def evaluated(self) -> set[str | None]:
@@ -38,21 +39,26 @@ class LearnerRecord:
 
 
 def load_learner(activity_id: str, badge_id: str) -> LearnerRecord:
-    activity = store.get_activity(activity_id)
-    attendee = store.get_attendee(activity_id, badge_id) if activity else None
-    if activity is None or attendee is None:
+    activity, states = store.activity_and_states(activity_id)
+    items = store.attendee_items(activity_id, badge_id) if activity else {}
+    if activity is None or not items.get("PROFILE"):
         raise NotFound("no such learner")
+    attendee = store.attendee_from_item(items["PROFILE"][0])
     agenda = {s.session_id for s in activity.sessions}
-    finalized = store.finalized_sessions(activity_id)
+    finalized = {sid for sid, state in states.items() if state.get("finalized")}
     attendances = {
-        sid: a for sid, a in store.attendance_of(activity_id, badge_id).items() if sid in agenda and sid in finalized
+        a.session_id: a
+        for a in map(store.attendance_from_item, items.get("ATT", []))
+        if a.session_id in agenda and a.session_id in finalized
     }
+    claims = items.get("CLAIM", [])
     return LearnerRecord(
         activity=activity,
         attendee=attendee,
         attendances=attendances,
-        evaluations=store.evaluations_of(activity_id, badge_id),
+        evaluations=store.evaluations_from_items(items.get("EVAL", [])),
         types=eligible_types(activity, attendee.profession),
+        claim=store.claim_from_item(claims[0]) if claims else None,
     )
 
 
@@ -94,7 +100,7 @@ def learner_view(activity_id: str, badge_id: str, base_url: str) -> dict[str, An
                 "explanation": attendance.explanation,
             }
         )
-    claim = store.get_claim(activity_id, badge_id)
+    claim = record.claim
     cid = certificate_id(activity_id, badge_id)
     current = store.get_certificate(cid)
     certificate = None
@@ -189,7 +195,9 @@ def submit_evaluation(activity_id: str, badge_id: str, submission: EvaluationSub
         errors.append({"field": "session_id", "message": "there is no credit to claim yet"})
     evaluated = record.evaluated | {submission.session_id}
     unlocked = claimable(record.activity, record.attendances, evaluated, record.types)
-    requested = submission.claims
+    requested: dict[str, dict[str, Decimal]] | None = (
+        {str(t): dict(c) for t, c in submission.claims.items()} if submission.claims else None
+    )
     if requested is not None and submission.session_id is not None:
         for credit_type, by_session in requested.items():
             for sid in by_session:

@@ -14,18 +14,32 @@ from pydantic import ValidationError
 from cme import clock
 from cme.adapters import store
 from cme.auth import device_token_hash
+from cme.cache import ttl_memo
 from cme.config import settings
 from cme.domain.models import Activity, DoorScan, Scan, epoch
 from cme.domain.presence import covered_sessions, sessions_by_room
 from cme.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable
 
 MAX_SCANS = 500
+#: A device's token record and the agenda are re-read at most this often by one container: a revoked
+#: device is refused, and an agenda change applies to the door screen, within this many seconds.
+CACHE_SECONDS = 15
+
+
+@ttl_memo(CACHE_SECONDS)
+def _device(token_hash: str) -> dict[str, Any] | None:
+    return store.get_device(token_hash)
+
+
+@ttl_memo(CACHE_SECONDS)
+def _activity(activity_id: str) -> Activity | None:
+    return store.get_activity(activity_id)
 
 
 def authenticate_device(token: str | None) -> dict[str, Any]:
     if not token:
         raise Unauthorized("a scanner device token is required")
-    device = store.get_device(device_token_hash(token))
+    device = _device(device_token_hash(token))
     if not device:
         raise Unauthorized("unknown scanner device token")
     if device.get("revoked"):
@@ -69,8 +83,9 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
         raise Unprocessable("activity_id is required", [{"field": "activity_id", "message": "required"}])
     if bound not in ("*", activity_id):
         raise Forbidden("this scanner device belongs to another activity")
-    activity = store.get_activity(activity_id)
+    activity = _activity(activity_id)
     if activity is None:
+        _activity.cache_clear()  # type: ignore[attr-defined]  # do not remember a miss
         raise NotFound(f"no activity {activity_id!r}")
 
     parsed: list[Scan | None] = []

@@ -1,0 +1,72 @@
+"""The local AWS: moto's server in a process of its own (its work runs on another core than the
+functions'), with the local stack's speed-ups applied and one extra read-only route,
+`GET /_cme/sent-mail`, listing the raw messages SES accepted. Prints its port, then serves until
+killed. Run as `python -m cme_local.aws_process [--port N]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def sent_mail() -> list[dict[str, Any]]:
+    from moto.backends import get_backend
+
+    backend = get_backend("ses")[ACCOUNT][REGION]
+    messages = []
+    for message in list(backend.sent_messages):
+        raw = getattr(message, "raw_data", None)
+        messages.append(
+            {
+                "message_id": message.id,
+                "to": list(getattr(message, "destinations", []) or []),
+                "raw": raw if isinstance(raw, str) else (raw.decode() if raw else ""),
+            }
+        )
+    return messages
+
+
+def application() -> Any:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    moto_app = DomainDispatcherApplication(create_backend_app)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/_cme/sent-mail":
+            body = json.dumps({"messages": sent_mail()}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return moto_app(environ, start_response)
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cme_local.aws_process")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    from cme_local import moto_speedups
+
+    moto_speedups.apply()
+    # Keep-alive: the SDK then reuses its connections instead of opening one per call.
+    MotoRequestHandler.protocol_version = "HTTP/1.1"
+    server = make_server("127.0.0.1", args.port, application(), threaded=True, request_handler=MotoRequestHandler)
+    print(server.server_address[1], flush=True)
+    sys.stdout.close()
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
+
 from cme.api import bearer_token, json_body, json_response, new_resolver
 from cme.observability import logger, metrics
 from cme.service.scans import authenticate_device, ingest_scans

@@ -3,9 +3,11 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+
 from cme.adapters import blobs, store
 from cme.api import base_url, bearer_token, json_body, json_response, new_resolver, parse
-from cme.auth import Learner, certificate_id, read_learner_token
+from cme.auth import Learner, read_learner_token
+from cme.auth import certificate_id as certificate_id_of
 from cme.domain.models import EvaluationSubmission
 from cme.errors import NotFound, Unauthorized
 from cme.observability import logger
@@ -41,11 +43,12 @@ def post_evaluation() -> Response:
     return json_response(202, submit_evaluation(learner.activity_id, learner.badge_id, submission))
 
 
-@app.get("/certificates/<cid>")
-def get_certificate(cid: str) -> Response:
+@app.get("/certificates/<certificate_id>")
+def get_certificate(certificate_id: str) -> Response:
     learner = _learner()
+    cid = certificate_id
     record = store.get_certificate(cid)
-    if record is None or cid != certificate_id(learner.activity_id, learner.badge_id):
+    if record is None or cid != certificate_id_of(learner.activity_id, learner.badge_id):
         raise NotFound("no such certificate")
     url = blobs.presigned_url(record["s3_key"], f"certificate-{cid}-v{int(record['version'])}.pdf")
     return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"}, body="")

@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+
 from cme import clock
 from cme.adapters import store
 from cme.api import base_url, content_type, json_body, json_response, new_resolver, parse, raw_body

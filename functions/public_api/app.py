@@ -4,6 +4,7 @@ import html
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+
 from cme.api import json_response, new_resolver
 from cme.errors import BadRequest, NotFound
 from cme.observability import logger
@@ -29,12 +30,12 @@ _STATUS_TEXT = {
 }
 
 
-@app.get("/verify/<cid>")
-def get_verification(cid: str) -> Response:
+@app.get("/verify/<certificate_id>")
+def get_verification(certificate_id: str) -> Response:
     raw_version = app.current_event.get_query_string_value("version")
     if raw_version is not None and not raw_version.isdigit():
         raise BadRequest("version must be a whole number")
-    result = verification(cid, int(raw_version) if raw_version else None)
+    result = verification(certificate_id, int(raw_version) if raw_version else None)
     if result is None:
         raise NotFound("no such certificate")
     accept = app.current_event.headers.get("accept", "")

@@ -3,6 +3,7 @@
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
+
 from cme.adapters.aws import client
 from cme.config import settings
 from cme.observability import logger

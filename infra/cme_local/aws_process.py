@@ -53,18 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import make_server
+    from waitress.server import create_server
 
     from cme_local import moto_speedups
 
     moto_speedups.apply()
-    # Keep-alive: the SDK then reuses its connections instead of opening one per call.
-    MotoRequestHandler.protocol_version = "HTTP/1.1"
-    server = make_server("127.0.0.1", args.port, application(), threaded=True, request_handler=MotoRequestHandler)
-    print(server.server_address[1], flush=True)
+    # waitress keeps connections alive (werkzeug's development server closes every one) and serves
+    # from a fixed pool of threads: the SDK's calls skip a TCP handshake and a thread start each.
+    server = create_server(application(), host="127.0.0.1", port=args.port, threads=8, ident="moto")
+    print(server.effective_port, flush=True)
     sys.stdout.close()
-    server.serve_forever()
+    server.run()
     return 0
 
 

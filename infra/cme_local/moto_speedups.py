@@ -79,6 +79,7 @@ FAST_OPERATIONS = frozenset(
     }
 )
 _original_execute = None
+_original_get_records: Any = None
 
 
 def _fast_execute(self: Any, context: Any) -> Any:
@@ -111,7 +112,7 @@ def _epoch(value: Any) -> float:
     from datetime import datetime
 
     if isinstance(value, datetime):
-        return value.timestamp()
+        return int(value.timestamp() * 1000) / 1000  # moto's own serializer keeps whole milliseconds
     raise TypeError(type(value).__name__)
 
 
@@ -121,6 +122,22 @@ def apply_fast_responses() -> None:
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
     if _original_execute is None:
+        global _original_get_records
+        _original_get_records = DynamoDBStreamsHandler.get_records
         _original_execute = DynamoResult.execute_result
         DynamoResult.execute_result = _fast_execute  # type: ignore[method-assign]
         DynamoDBStreamsHandler.get_records = _stream_records_body  # type: ignore[method-assign]
+
+
+def restore() -> None:
+    """Undo `apply` (tests compare moto's own answers with the sped-up ones)."""
+    global _original_execute
+    from moto.dynamodb.responses import DynamoResult
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    Table.all_items = _original_all_items  # type: ignore[method-assign]
+    Table.query = _original_query  # type: ignore[method-assign]
+    if _original_execute is not None:
+        DynamoResult.execute_result = _original_execute  # type: ignore[method-assign]
+        DynamoDBStreamsHandler.get_records = _original_get_records  # type: ignore[method-assign]
+        _original_execute = None

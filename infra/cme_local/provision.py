@@ -56,6 +56,7 @@ class StreamMapping:
     on_failure_queue_url: str | None
     partial_failures: bool
     starting_position: str
+    filters: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -387,6 +388,9 @@ class Provisioner:
                             on_failure_queue_url=queue_urls.get(self.resolve(on_failure)) if on_failure else None,
                             partial_failures="ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
                             starting_position=str(ep.get("StartingPosition", "TRIM_HORIZON")),
+                            filters=[
+                                json.loads(f["Pattern"]) for f in (ep.get("FilterCriteria") or {}).get("Filters", [])
+                            ],
                         )
                     )
         # Static routes first, as API Gateway prefers the most specific match.

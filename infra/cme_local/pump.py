@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from cme import clock
 
+from cme import clock
 from cme_local.functions import FunctionHost
+from cme_local.patterns import any_matches
 from cme_local.provision import ACCOUNT, REGION, QueueMapping, StreamMapping, Wiring
 
 log = logging.getLogger("cme_local.pump")
@@ -127,6 +128,7 @@ class StreamPoller:
         self.attempts: dict[str, int] = {}  # sequence number -> failed attempts
         self.delivered = 0
         self.discarded = 0
+        self.filtered = 0
 
     def _iterator(self, shard_id: str) -> str:
         request: dict[str, Any] = {"StreamArn": self.mapping.stream_arn, "ShardId": shard_id}
@@ -146,8 +148,18 @@ class StreamPoller:
             ]
             if not records:
                 continue
-            batch = [_stream_record(r, self.mapping.stream_arn) for r in records]
-            total += len(batch)
+            total += len(records)
+            # Records the mapping's filters reject are consumed without invoking the function.
+            batch = [
+                r
+                for r in (_stream_record(raw, self.mapping.stream_arn) for raw in records)
+                if any_matches(self.mapping.filters, r)
+            ]
+            if not batch:
+                self.positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+                self.filtered += len(records)
+                continue
+            self.filtered += len(records) - len(batch)
             try:
                 result = self.host.invoke(self.mapping.function, {"Records": batch})
                 failures = [f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])]
@@ -156,7 +168,7 @@ class StreamPoller:
                 failures = [batch[0]["dynamodb"]["SequenceNumber"]]
             sequence = [r["dynamodb"]["SequenceNumber"] for r in batch]
             if not failures:
-                self.positions[shard_id] = sequence[-1]
+                self.positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 self.delivered += len(batch)
                 continue
             first_failed = min(failures, key=sequence.index) if all(f in sequence for f in failures) else sequence[0]

@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from cme.concurrency import map_io
 from cme.observability import logger
 
 DetailHandler = Callable[[dict[str, Any]], Any]
@@ -71,12 +72,19 @@ def grouped_sqs_event_consumer(
                 failures.append(record.message_id)
                 continue
             groups.setdefault(group_key, []).append((record.message_id, detail))
-        for group_key, members in groups.items():
+
+        def run(item: tuple[Any, list[tuple[str, dict[str, Any]]]]) -> list[str]:
+            group_key, members = item
             try:
                 handle_group(group_key, [detail for _, detail in members])
             except Exception:
                 logger.exception("handling a group of messages failed")
-                failures.extend(message_id for message_id, _ in members)
+                return [message_id for message_id, _ in members]
+            return []
+
+        # Groups are independent (one attendee each): their round trips overlap.
+        for failed in map_io(run, list(groups.items())):
+            failures.extend(failed)
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
     return handler

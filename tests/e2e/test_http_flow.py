@@ -13,8 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from builders import answers, roster_rows, scan, worked_example_activity
 from pypdf import PdfReader
+
+from builders import answers, roster_rows, scan, worked_example_activity
 from stack_support import http
 
 

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
+
 from stack_support import Api, new_activity_id, start_stack
 
 

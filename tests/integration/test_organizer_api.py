@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+
 from builders import at, organizer_claims, roster_rows, worked_example_activity
 
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
+
 from builders import answers, eventbridge_event, roster_rows, scan, sqs_event, worked_example_activity
 
 EXAMPLE_1 = [
@@ -226,12 +227,12 @@ def test_claim_certificate_and_mail_happen_once(finalized, handlers, stack):
     assert me["claimed_total"] == {"AMA_PRA_1": 3.25}
     assert me["certificate"]["version"] == 1 and me["certificate"]["verify_url"].endswith(f"/verify/{cid}?version=1")
     status, _, headers = handlers.learner(
-        "GET", f"/certificates/{cid}", token, route="/certificates/{cid}", params={"cid": cid}
+        "GET", f"/certificates/{cid}", token, route="/certificates/{certificate_id}", params={"certificate_id": cid}
     )
     assert status == 302 and "X-Amz-Expires=600" in headers["Location"]
     other = _learner_token(finalized, "B-1002")
     status, _, _ = handlers.learner(
-        "GET", f"/certificates/{cid}", other, route="/certificates/{cid}", params={"cid": cid}
+        "GET", f"/certificates/{cid}", other, route="/certificates/{certificate_id}", params={"certificate_id": cid}
     )
     assert status == 404
 
@@ -252,9 +253,9 @@ def test_resubmission_issues_a_new_version_and_supersedes_the_old(finalized, han
         query = {"version": str(version)} if version else None
         event = http_event(
             "GET",
-            f"/verify/{cid}",
-            route="/verify/{cid}",
-            path_parameters={"cid": cid},
+            f"/verify/{certificate_id}",
+            route="/verify/{certificate_id}",
+            path_parameters={"certificate_id": cid},
             query=query,
             headers={"accept": "application/json"},
         )
@@ -273,10 +274,16 @@ def test_resubmission_issues_a_new_version_and_supersedes_the_old(finalized, han
 def test_verify_html_and_unknown_ids(finalized, stack):
     from builders import http_event
 
-    event = http_event("GET", "/verify/cnope", route="/verify/{cid}", path_parameters={"cid": "cnope"})
+    event = http_event(
+        "GET", "/verify/cnope", route="/verify/{certificate_id}", path_parameters={"certificate_id": "cnope"}
+    )
     assert stack.host.invoke("PublicApiFunction", event)["statusCode"] == 404
     event = http_event(
-        "GET", "/verify/cnope", route="/verify/{cid}", path_parameters={"cid": "cnope"}, query={"version": "x"}
+        "GET",
+        "/verify/cnope",
+        route="/verify/{certificate_id}",
+        path_parameters={"certificate_id": "cnope"},
+        query={"version": "x"},
     )
     assert stack.host.invoke("PublicApiFunction", event)["statusCode"] == 400
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+
 from builders import roster_rows, scan, worked_example_activity
 
 

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from pydantic import ValidationError
+
 from builders import http_event, worked_example_activity
 from cme.api import MAX_BODY_BYTES, json_body, new_resolver, parse, validation_details
 from cme.domain.models import Activity, EvaluationSubmission
@@ -25,7 +27,6 @@ from cme.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 

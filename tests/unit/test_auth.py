@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from builders import http_event, organizer_claims
 from cme import auth, clock
 from cme.errors import Forbidden, Unauthorized

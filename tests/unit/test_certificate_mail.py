@@ -8,6 +8,7 @@ import html
 from email.message import EmailMessage
 
 import pytest
+
 from cme.mail import compose
 from cme.mail.compose import compose_certificate_mail
 

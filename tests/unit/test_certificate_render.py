@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from pypdf import PdfReader
+
 from cme.certificates import render
 from cme.certificates.render import (
     CertificateDocument,
@@ -20,7 +22,6 @@ from cme.certificates.render import (
     render_certificate,
     statements,
 )
-from pypdf import PdfReader
 
 pytestmark = pytest.mark.unit
 

@@ -11,6 +11,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+
 from cme.domain.models import Activity, Attendee, Scan
 from cme_local.conference import (
     EXIT_SCANNED_ROOMS,

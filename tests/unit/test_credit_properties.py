@@ -7,6 +7,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cme.domain.credit import (
     activity_totals,
     attendance_from_walk,
@@ -31,8 +34,6 @@ from cme.domain.models import (
     to_quarters,
 )
 from cme.domain.presence import walk_presence
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 pytestmark = pytest.mark.unit
 

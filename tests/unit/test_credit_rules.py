@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+
 from cme.domain.credit import (
     ClaimError,
     activity_totals,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from builders import answers, roster_rows, worked_example_activity
 from cme.domain.models import Activity, Attendee, EvaluationQuestion
 from cme.service.evaluation_form import default_questions, validate_answers

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from builders import stream_event
 from cme.config import settings
 from cme.service.outbox import entry, event_for_change

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+
 from builders import roster_rows
 from cme.adapters import store
 from cme.domain.models import Attendee

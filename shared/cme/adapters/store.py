@@ -29,6 +29,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from cme.adapters.aws import client, resource, table
+from cme.concurrency import map_io
 from cme.config import settings
 from cme.domain.models import Activity, Attendee, DoorScan, SessionAttendance
 
@@ -69,10 +70,15 @@ def _query_all(**kwargs: Any) -> Iterator[dict[str, Any]]:
 
 
 def _query_shards(activity_id: str, kind: str) -> Iterator[dict[str, Any]]:
-    for k in range(SHARDS):
-        yield from _query_all(
-            IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(f"ACT#{activity_id}#{kind}#{k}")
+    """Every item of a sharded GSI partition; the shards are read concurrently."""
+
+    def shard(k: int) -> list[dict[str, Any]]:
+        return list(
+            _query_all(IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(f"ACT#{activity_id}#{kind}#{k}"))
         )
+
+    for items in map_io(shard, range(SHARDS)):
+        yield from items
 
 
 def _batch_put(items: Iterable[dict[str, Any]]) -> int:
@@ -254,16 +260,19 @@ def scans_of(activity_id: str, badge_id: str) -> list[DoorScan]:
 
 def badges_with_entries_in(activity_id: str, room: str, before: int) -> set[str]:
     """Attendees with a scan in `room` before `before` (epoch seconds): the candidates of a session."""
-    badges: set[str] = set()
-    for k in range(SHARDS):
-        for item in _query_all(
-            IndexName="GSI1",
-            KeyConditionExpression=Key("GSI1PK").eq(f"ACT#{activity_id}#ROOM#{room}#{k}")
-            & Key("GSI1SK").lt(f"{before:012d}"),
-            ProjectionExpression="badge_id",
-        ):
-            badges.add(str(item["badge_id"]))
-    return badges
+
+    def shard_badges(k: int) -> set[str]:
+        return {
+            str(item["badge_id"])
+            for item in _query_all(
+                IndexName="GSI1",
+                KeyConditionExpression=Key("GSI1PK").eq(f"ACT#{activity_id}#ROOM#{room}#{k}")
+                & Key("GSI1SK").lt(f"{before:012d}"),
+                ProjectionExpression="badge_id",
+            )
+        }
+
+    return set().union(*map_io(shard_badges, range(SHARDS)))
 
 
 def put_live(activity_id: str, badge_id: str, live: dict[str, Any]) -> None:

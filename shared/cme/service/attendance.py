@@ -9,6 +9,7 @@ from typing import Any
 
 from cme import clock
 from cme.adapters import store
+from cme.concurrency import map_io
 from cme.domain.credit import session_attendance
 from cme.domain.models import Activity, SessionAttendance
 from cme.domain.presence import walk_presence
@@ -26,9 +27,11 @@ def finalize_session(activity_id: str, session_id: str) -> dict[str, Any]:
         return {"finalized": False, "attendees": 0}
     store.mark_session_finalized(activity_id, session_id, at=clock.iso(clock.now()))
     candidates = store.badges_with_entries_in(activity_id, session.room, before=session.end) | set(session.faculty)
+    badges = sorted(candidates)
+    scan_sets = map_io(lambda badge: store.scans_of(activity_id, badge), badges)
     rows: list[tuple[str, SessionAttendance]] = []
-    for badge_id in sorted(candidates):
-        attendance = session_attendance(activity, badge_id, store.scans_of(activity_id, badge_id)).get(session_id)
+    for badge_id, scans in zip(badges, scan_sets, strict=True):
+        attendance = session_attendance(activity, badge_id, scans).get(session_id)
         if attendance is not None:
             rows.append((badge_id, attendance))
     written = store.put_attendances(activity_id, rows)

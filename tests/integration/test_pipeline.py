@@ -253,7 +253,7 @@ def test_resubmission_issues_a_new_version_and_supersedes_the_old(finalized, han
         query = {"version": str(version)} if version else None
         event = http_event(
             "GET",
-            f"/verify/{certificate_id}",
+            f"/verify/{cid}",
             route="/verify/{certificate_id}",
             path_parameters={"certificate_id": cid},
             query=query,

@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cme_local.aws_process")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    for noisy in ("werkzeug", "waitress", "waitress.queue"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
 
     from waitress.server import create_server
 

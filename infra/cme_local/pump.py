@@ -36,7 +36,10 @@ def full_eventbridge_shape(body: str) -> str:
     event.setdefault("resources", [])
     event.setdefault("time", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if isinstance(event.get("detail"), str):
-        event["detail"] = json.loads(event["detail"])
+        try:
+            event["detail"] = json.loads(event["detail"])
+        except json.JSONDecodeError:
+            pass  # not ours to judge: the consumer refuses it, and the queue's redrive does the rest
     return json.dumps(event)
 
 

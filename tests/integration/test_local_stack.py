@@ -1,0 +1,109 @@
+"""The local stack behaves like the AWS wiring it stands in for: the template's resources exist,
+a message that keeps failing ends in its queue's DLQ, a stream record that keeps failing goes to the
+on-failure queue after MaximumRetryAttempts, and schedules fire when the clock reaches them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from builders import eventbridge_event, worked_example_activity
+from cme_local.provision import Provisioner
+
+
+def _queue_url(stack, logical_id):
+    return stack.wiring.physical[logical_id]["QueueUrl"]
+
+
+def _drain(stack, logical_id):
+    from cme.adapters.aws import client
+
+    sqs = client("sqs")
+    messages = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=_queue_url(stack, logical_id), MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return messages
+        for message in batch:
+            messages.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=_queue_url(stack, logical_id), ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_the_template_is_provisioned(stack):
+    from cme.adapters.aws import client
+
+    template = Provisioner(stack.root / "template.yaml")
+    queues = [name for name, spec in template.resources.items() if spec["Type"] == "AWS::SQS::Queue"]
+    assert set(queues) <= set(stack.wiring.physical)
+    for logical_id in ("CheckInQueue", "SessionEndQueue", "EvaluationQueue", "CertificateQueue", "MailQueue"):
+        attributes = client("sqs").get_queue_attributes(QueueUrl=_queue_url(stack, logical_id), AttributeNames=["All"])
+        redrive = json.loads(attributes["Attributes"]["RedrivePolicy"])
+        assert redrive["maxReceiveCount"] == 5 and redrive["deadLetterTargetArn"].endswith(
+            logical_id.replace("Queue", "DLQ").lower()
+        )
+    described = client("dynamodb").describe_table(TableName=stack.environment["TABLE_NAME"])["Table"]
+    assert described["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == {"GSI1"}
+    assert {r.function for r in stack.wiring.routes} == {
+        "OrganizerApiFunction",
+        "IngestScansFunction",
+        "LearnerApiFunction",
+        "PublicApiFunction",
+    }
+    assert len(stack.wiring.queues) == 5 and len(stack.wiring.streams) == 1
+
+
+def test_a_message_that_keeps_failing_ends_in_the_dlq(stack):
+    from cme.adapters.aws import client
+
+    poison = eventbridge_event("SessionEnded", {"activity_id": "no-such", "session_id": "S1", "reason": "manual"})
+    poison["detail"] = "not an object"
+    client("sqs").send_message(QueueUrl=_queue_url(stack, "SessionEndQueue"), MessageBody=json.dumps(poison))
+    stack.settle()
+    dead = _drain(stack, "SessionEndDLQ")
+    assert [m["detail"] for m in dead] == ["not an object"]
+
+
+def test_a_stream_record_that_keeps_failing_goes_to_the_on_failure_queue(stack, monkeypatch):
+    from cme.adapters.aws import table
+    from cme.service import outbox
+
+    real = outbox.event_for_change
+
+    def failing(name, new, old):
+        if new and new.get("SK") == "ENDREQ#BROKEN":
+            raise RuntimeError("cannot publish this one")
+        return real(name, new, old)
+
+    module = stack.host._module("StreamOutboxFunction")
+    monkeypatch.setattr(module, "event_for_change", failing)
+    items = table(stack.environment["TABLE_NAME"])
+    base = {
+        "activity_id": "stream-test",
+        "ended_at": "2027-10-14T09:30:00-05:00",
+        "reason": "manual",
+        "requested_at": "x",
+    }
+    items.put_item(Item={"PK": "ACT#stream-test", "SK": "ENDREQ#BROKEN", "session_id": "BROKEN", **base})
+    items.put_item(Item={"PK": "ACT#stream-test", "SK": "ENDREQ#FINE", "session_id": "FINE", **base})
+    stack.settle()
+    [failure] = _drain(stack, "StreamOutboxDLQ")
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["DDBStreamBatchInfo"]["batchSize"] == 1
+    poller = stack.pump.streams[0]
+    assert poller.discarded >= 1 and poller.filtered > 0
+
+
+def test_schedules_fire_when_the_clock_reaches_them(stack, handlers, activity_id, clock):
+    from cme.adapters import store
+
+    clock("2027-10-14T07:00:00-05:00")
+    handlers.put_activity(activity_id, worked_example_activity())
+    stack.settle()
+    assert store.finalized_sessions(activity_id) == set()
+    clock("2027-10-14T09:30:00-05:00")  # S1 ends
+    stack.settle()
+    assert store.finalized_sessions(activity_id) == {"S1"}
+    stack.set_clock(datetime.fromisoformat("2027-10-14T12:00:00-05:00"))
+    stack.settle()
+    assert store.finalized_sessions(activity_id) == {"S1", "S2", "S4"}

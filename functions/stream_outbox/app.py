@@ -5,6 +5,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from cme.adapters.aws import client
+from cme.concurrency import map_io
 from cme.config import settings
 from cme.observability import logger
 from cme.service.outbox import entry, event_for_change
@@ -24,19 +25,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         found = event_for_change(record["eventName"], _image(change.get("NewImage")), _image(change.get("OldImage")))
         if found:
             pending.append((change["SequenceNumber"], entry(settings().event_bus_name, *found)))
-    failed: list[str] = []
     events = client("events")
-    for start in range(0, len(pending), 10):
-        chunk = pending[start : start + 10]
+
+    def publish(chunk: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """The sequence numbers of the records whose events were not published."""
         try:
             response = events.put_events(Entries=[e for _, e in chunk])
         except Exception:
             logger.exception("publishing events failed")
-            failed.extend(seq for seq, _ in chunk)
-            continue
-        failed.extend(
-            seq for (seq, _), result in zip(chunk, response["Entries"], strict=True) if result.get("ErrorCode")
-        )
+            return [seq for seq, _ in chunk]
+        return [seq for (seq, _), result in zip(chunk, response["Entries"], strict=True) if result.get("ErrorCode")]
+
+    # PutEvents takes ten entries at a time; the calls overlap (consumers never rely on order).
+    chunks = [pending[start : start + 10] for start in range(0, len(pending), 10)]
+    failed = sorted((seq for missed in map_io(publish, chunks) for seq in missed), key=int)
     if failed:
         logger.warning("some events were not published", extra={"failed": len(failed)})
     # Lambda retries the batch from the first failed record: report the earliest.

@@ -234,6 +234,7 @@ class _Demo:
         self.rejected_by_reason: dict[str, int] = {}
         self.sessions_ended = 0
         self.evaluations = 0
+        self.skipped_no_credit = 0
         self.lowered = 0
         self.errors: list[str] = []
         self.learner_tokens: dict[str, str] = {}
@@ -313,6 +314,10 @@ class _Demo:
         try:
             learner = self.learner(plan.badge_id)
             me = learner.get("/me")
+            if not any(_quarters(v) for v in (me.get("credits_total") or {}).values()):
+                # Faculty of every session they sat in, or scans that covered nothing: nothing to claim.
+                self.skipped_no_credit += 1
+                return
             form = learner.get("/me/evaluation-form")
             body: dict[str, Any] = {
                 "session_id": None,
@@ -416,6 +421,7 @@ class _Demo:
             "sessions_finalized": sum(1 for s in sessions if s.get("finalized")),
             "scans": {**self.scans, "rejected_by_reason": dict(sorted(self.rejected_by_reason.items()))},
             "evaluations": self.evaluations,
+            "evaluations_skipped_no_credit": self.skipped_no_credit,
             "lowered_claims": self.lowered,
             "learners_claimed": learners_claimed,
             "credits_claimed": {t: float(v) for t, v in sorted(claimed.items())},

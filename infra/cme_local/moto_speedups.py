@@ -53,7 +53,26 @@ def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         _scope.value = None
 
 
+# ---- EventBridge -------------------------------------------------------------------------------------
+# moto builds each target's input with jsonpath_ng, whose `parse` constructs a fresh PLY parser per
+# expression, per target, per event (about 10 ms an event). The parsed expressions are immutable: keep
+# them.
+_original_jsonpath_parse: Any = None
+
+
+def _memoize_jsonpath() -> None:
+    global _original_jsonpath_parse
+    from functools import lru_cache
+
+    import jsonpath_ng.ext
+
+    if _original_jsonpath_parse is None:
+        _original_jsonpath_parse = jsonpath_ng.ext.parse
+        jsonpath_ng.ext.parse = lru_cache(maxsize=256)(_original_jsonpath_parse)
+
+
 def apply() -> None:
+    _memoize_jsonpath()
     if Table.query is not _query:
         Table.all_items = _all_items  # type: ignore[method-assign]
         Table.query = _query  # type: ignore[method-assign]
@@ -135,8 +154,14 @@ def restore() -> None:
     from moto.dynamodb.responses import DynamoResult
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
+    global _original_jsonpath_parse
+    import jsonpath_ng.ext
+
     Table.all_items = _original_all_items  # type: ignore[method-assign]
     Table.query = _original_query  # type: ignore[method-assign]
+    if _original_jsonpath_parse is not None:
+        jsonpath_ng.ext.parse = _original_jsonpath_parse
+        _original_jsonpath_parse = None
     if _original_execute is not None:
         DynamoResult.execute_result = _original_execute  # type: ignore[method-assign]
         DynamoDBStreamsHandler.get_records = _original_get_records  # type: ignore[method-assign]

@@ -128,3 +128,44 @@ def test_item_operations_and_stream_records_answer_the_same(table):
     assert fast == plain
     assert fast[0]["Item"]["SK"] == existing and len(fast[1]["Responses"]["speed"]) > 0
     assert isinstance(fast[2][0]["dynamodb"]["ApproximateCreationDateTime"], datetime)
+
+
+def test_events_reach_queues_the_same():
+    import json as _json
+
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="t",
+        AWS_SECRET_ACCESS_KEY="t",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
+    )
+
+    def deliver():
+        with mock_aws():
+            events, sqs = boto3.client("events"), boto3.client("sqs")
+            events.create_event_bus(Name="bus")
+            url = sqs.create_queue(QueueName="q")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            events.put_rule(Name="r", EventBusName="bus", EventPattern=_json.dumps({"source": ["cme"]}))
+            events.put_targets(Rule="r", EventBusName="bus", Targets=[{"Id": "1", "Arn": arn}])
+            detail = {"activity_id": "a", "scan": {"badge_id": "B-1", "scanned_at": "2027-10-14T08:00:00-05:00"}}
+            events.put_events(
+                Entries=[
+                    {
+                        "Source": "cme",
+                        "DetailType": "CheckInScanned",
+                        "Detail": _json.dumps(detail),
+                        "EventBusName": "bus",
+                    }
+                ]
+            )
+            body = _json.loads(sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"])
+            return {k: v for k, v in body.items() if k not in ("id", "time")}
+
+    try:
+        plain = deliver()
+        moto_speedups.apply()
+        fast = deliver()
+    finally:
+        moto_speedups.restore()
+    assert fast == plain and plain["detail"]["scan"]["badge_id"] == "B-1"

@@ -71,8 +71,66 @@ def _memoize_jsonpath() -> None:
         jsonpath_ng.ext.parse = lru_cache(maxsize=256)(_original_jsonpath_parse)
 
 
+# ---- request routing ---------------------------------------------------------------------------------
+# moto's server works out which service a request is for by scanning its module list and every
+# service's URL patterns, for every request. The answer depends on the host string alone: keep it.
+_original_backend_for_host: Any = None
+
+
+def _memoize_backend_for_host() -> None:
+    global _original_backend_for_host
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if _original_backend_for_host is None:
+        original = DomainDispatcherApplication.get_backend_for_host
+        _original_backend_for_host = original
+        answers: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self: Any, host: str | None) -> Any:
+            if host not in answers:
+                answers[host] = original(self, host)
+            return answers[host]
+
+        DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
+# ---- SQS -------------------------------------------------------------------------------------------------
+# Sending a message asks the queue for all its attributes (to read ContentBasedDeduplication, which
+# only FIFO queues have), and that counts every message in the queue. For a standard queue, while a
+# message is being sent, the answer is known without counting.
+_original_queue_attributes: Any = None
+_original_send_message: Any = None
+
+
+def _fast_sqs_send() -> None:
+    global _original_queue_attributes, _original_send_message
+    from moto.sqs.models import Queue, SQSBackend
+
+    if _original_send_message is not None:
+        return
+    _original_queue_attributes = Queue.attributes
+    _original_send_message = SQSBackend.send_message
+
+    def attributes(self: Any) -> Any:
+        if getattr(_scope, "sending", False) and not self.fifo_queue:
+            return {}
+        return _original_queue_attributes.fget(self)
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _scope.sending = True
+        try:
+            return _original_send_message(self, *args, **kwargs)
+        finally:
+            _scope.sending = False
+
+    Queue.attributes = property(attributes)  # type: ignore[method-assign, assignment]
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+
 def apply() -> None:
     _memoize_jsonpath()
+    _memoize_backend_for_host()
+    _fast_sqs_send()
     if Table.query is not _query:
         Table.all_items = _all_items  # type: ignore[method-assign]
         Table.query = _query  # type: ignore[method-assign]
@@ -154,8 +212,19 @@ def restore() -> None:
     from moto.dynamodb.responses import DynamoResult
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    global _original_jsonpath_parse
+    global _original_jsonpath_parse, _original_backend_for_host, _original_send_message
     import jsonpath_ng.ext
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.sqs.models import Queue, SQSBackend
+
+    if _original_send_message is not None:
+        Queue.attributes = _original_queue_attributes  # type: ignore[method-assign]
+        SQSBackend.send_message = _original_send_message  # type: ignore[method-assign]
+        _original_send_message = None
+
+    if _original_backend_for_host is not None:
+        DomainDispatcherApplication.get_backend_for_host = _original_backend_for_host  # type: ignore[method-assign]
+        _original_backend_for_host = None
 
     Table.all_items = _original_all_items  # type: ignore[method-assign]
     Table.query = _original_query  # type: ignore[method-assign]

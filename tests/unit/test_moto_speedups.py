@@ -159,8 +159,19 @@ def test_events_reach_queues_the_same():
                     }
                 ]
             )
-            body = _json.loads(sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"])
-            return {k: v for k, v in body.items() if k not in ("id", "time")}
+            sqs.send_message(
+                QueueUrl=url, MessageBody="direct", MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}}
+            )
+            counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])[
+                "Messages"
+            ]
+            body = _json.loads(received[0]["Body"])
+            return (
+                {k: v for k, v in body.items() if k not in ("id", "time")},
+                counts["ApproximateNumberOfMessages"],
+                [(m["Body"], m.get("MessageAttributes")) for m in received[1:]],
+            )
 
     try:
         plain = deliver()
@@ -168,4 +179,5 @@ def test_events_reach_queues_the_same():
         fast = deliver()
     finally:
         moto_speedups.restore()
-    assert fast == plain and plain["detail"]["scan"]["badge_id"] == "B-1"
+    assert fast == plain and plain[0]["detail"]["scan"]["badge_id"] == "B-1"
+    assert plain[1] == "2" and plain[2] == [("direct", {"k": {"StringValue": "v", "DataType": "String"}})]

@@ -60,6 +60,17 @@ def _is_condition_failure(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
+def _write_if(operation: Any, **request: Any) -> bool:
+    """Run a conditional write; False when its condition did not hold (the state it guards exists)."""
+    try:
+        operation(**request)
+    except ClientError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+    return True
+
+
 def _query_all(**kwargs: Any) -> Iterator[dict[str, Any]]:
     while True:
         page = _table().query(**kwargs)
@@ -239,13 +250,7 @@ def put_scan(activity_id: str, badge_id: str, scan: DoorScan, **extra: Any) -> b
         "direction": scan.direction,
         **{k: v for k, v in extra.items() if v is not None},
     }
-    try:
-        _table().put_item(Item=item, ConditionExpression=Attr("PK").not_exists())
-    except ClientError as exc:
-        if _is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return _write_if(_table().put_item, Item=item, ConditionExpression=Attr("PK").not_exists())
 
 
 def scans_of(activity_id: str, badge_id: str) -> list[DoorScan]:
@@ -416,29 +421,24 @@ def put_claim(
         if version == 1
         else (Attr("version").eq(version - 1) & Attr("submitted_at").lte(submitted_at))
     )
-    try:
-        _table().put_item(
-            Item={
-                "PK": attendee_pk(activity_id, badge_id),
-                "SK": "CLAIM",
-                "GSI1PK": f"ACT#{activity_id}#CLAIM#{shard(badge_id)}",
-                "GSI1SK": badge_id,
-                "activity_id": activity_id,
-                "badge_id": badge_id,
-                "version": version,
-                "evaluation_id": evaluation_id,
-                "submitted_at": submitted_at,
-                "claimed": json.dumps(claimed, default=str),
-                "totals": json.dumps(totals, default=str),
-                "claimed_at": claimed_at,
-            },
-            ConditionExpression=condition,
-        )
-    except ClientError as exc:
-        if _is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return _write_if(
+        _table().put_item,
+        Item={
+            "PK": attendee_pk(activity_id, badge_id),
+            "SK": "CLAIM",
+            "GSI1PK": f"ACT#{activity_id}#CLAIM#{shard(badge_id)}",
+            "GSI1SK": badge_id,
+            "activity_id": activity_id,
+            "badge_id": badge_id,
+            "version": version,
+            "evaluation_id": evaluation_id,
+            "submitted_at": submitted_at,
+            "claimed": json.dumps(claimed, default=str),
+            "totals": json.dumps(totals, default=str),
+            "claimed_at": claimed_at,
+        },
+        ConditionExpression=condition,
+    )
 
 
 def all_claims(activity_id: str) -> list[dict[str, Any]]:
@@ -467,32 +467,25 @@ def put_certificate_version(record: dict[str, Any]) -> bool:
     """Write a certificate version once, then move CURRENT forward (never back)."""
     pk = f"CERT#{record['certificate_id']}"
     version = int(record["version"])
-    try:
-        _table().put_item(
-            Item={"PK": pk, "SK": f"V#{version:06d}", **record}, ConditionExpression=Attr("PK").not_exists()
-        )
-        created = True
-    except ClientError as exc:
-        if not _is_condition_failure(exc):
-            raise
-        created = False
-    try:
-        _table().put_item(
-            Item={
-                "PK": pk,
-                "SK": "CURRENT",
-                "GSI1PK": f"ACT#{record['activity_id']}#CERT#{shard(record['badge_id'])}",
-                "GSI1SK": record["badge_id"],
-                "activity_id": record["activity_id"],
-                "badge_id": record["badge_id"],
-                "certificate_id": record["certificate_id"],
-                "version": version,
-            },
-            ConditionExpression=Attr("PK").not_exists() | Attr("version").lt(version),
-        )
-    except ClientError as exc:
-        if not _is_condition_failure(exc):
-            raise
+    created = _write_if(
+        _table().put_item,
+        Item={"PK": pk, "SK": f"V#{version:06d}", **record},
+        ConditionExpression=Attr("PK").not_exists(),
+    )
+    _write_if(
+        _table().put_item,
+        Item={
+            "PK": pk,
+            "SK": "CURRENT",
+            "GSI1PK": f"ACT#{record['activity_id']}#CERT#{shard(record['badge_id'])}",
+            "GSI1SK": record["badge_id"],
+            "activity_id": record["activity_id"],
+            "badge_id": record["badge_id"],
+            "certificate_id": record["certificate_id"],
+            "version": version,
+        },
+        ConditionExpression=Attr("PK").not_exists() | Attr("version").lt(version),
+    )
     return created
 
 
@@ -510,19 +503,14 @@ def set_mail_state(certificate_id: str, version: int, state: str, *, expect: str
     else:
         condition = "#s = :e"
         values[":e"] = expect
-    try:
-        _table().update_item(
-            Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"},
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as exc:
-        if _is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return _write_if(
+        _table().update_item,
+        Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"},
+        UpdateExpression="SET " + ", ".join(sets),
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
 
 
 def current_certificates(activity_id: str) -> list[dict[str, Any]]:

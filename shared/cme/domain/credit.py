@@ -123,9 +123,12 @@ def session_types(session: Session) -> list[str]:
     return [t for t in CREDIT_TYPES if t in session.credits or (t in DERIVED_TYPES and "AMA_PRA_1" in session.credits)]
 
 
-def session_attendance(activity: Activity, badge_id: str, scans: Iterable[DoorScan]) -> dict[str, SessionAttendance]:
-    """Every session the attendee attended (or was faculty of), with credits and an explanation."""
-    return attendance_from_walk(activity, badge_id, walk_presence(activity, scans))
+def session_attendance(
+    activity: Activity, badge_id: str, scans: Iterable[DoorScan], only: Collection[str] | None = None
+) -> dict[str, SessionAttendance]:
+    """Every session the attendee attended (or was faculty of), with credits and an explanation;
+    `only` limits the answer to those sessions (the others are still walked: they share seconds)."""
+    return attendance_from_walk(activity, badge_id, walk_presence(activity, scans), only)
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,9 @@ class _Counting:
     breaks_crossed: tuple[Interval, ...]
 
 
-def attendance_from_walk(activity: Activity, badge_id: str, walk: PresenceWalk) -> dict[str, SessionAttendance]:
+def attendance_from_walk(
+    activity: Activity, badge_id: str, walk: PresenceWalk, only: Collection[str] | None = None
+) -> dict[str, SessionAttendance]:
     """As `session_attendance`, from a walk already made (so its anomalies can be explained too).
 
     Besides sessions with attended seconds or faculty, a session also appears (with 0) when a
@@ -160,6 +165,8 @@ def attendance_from_walk(activity: Activity, badge_id: str, walk: PresenceWalk) 
             counted = _subtract(instruction, taken)
             taken = _merge([*taken, *counted])
             seconds = _length(counted)
+            if only is not None and session.session_id not in only:
+                continue
             faculty = badge_id in session.faculty
             unearned = any(
                 not p.earns and p.room == room and _overlaps((p.start, p.end), window) for p in walk.presences

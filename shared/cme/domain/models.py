@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -128,19 +129,21 @@ class Session(Model):
                 )
         return self
 
-    @property
+    # Cached: the engine reads these for every attendee of every session (an agenda is not edited in
+    # place; a replacement is a new model).
+    @cached_property
     def start(self) -> int:
         return epoch(self.starts_at)
 
-    @property
+    @cached_property
     def end(self) -> int:
         return epoch(self.ends_at)
 
-    @property
+    @cached_property
     def break_intervals(self) -> list[tuple[int, int]]:
         return sorted((epoch(b.starts_at), epoch(b.ends_at)) for b in self.breaks)
 
-    @property
+    @cached_property
     def credit_seconds(self) -> int:
         """Session length less its breaks (credit-rules.md §2)."""
         return (self.end - self.start) - sum(e - s for s, e in self.break_intervals)

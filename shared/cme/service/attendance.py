@@ -31,7 +31,7 @@ def finalize_session(activity_id: str, session_id: str) -> dict[str, Any]:
     scan_sets = map_io(lambda badge: store.scans_of(activity_id, badge), badges)
     rows: list[tuple[str, SessionAttendance]] = []
     for badge_id, scans in zip(badges, scan_sets, strict=True):
-        attendance = session_attendance(activity, badge_id, scans).get(session_id)
+        attendance = session_attendance(activity, badge_id, scans, only={session_id}).get(session_id)
         if attendance is not None:
             rows.append((badge_id, attendance))
     written = store.put_attendances(activity_id, rows)
@@ -42,7 +42,10 @@ def finalize_session(activity_id: str, session_id: str) -> dict[str, Any]:
     return {"finalized": True, "attendees": written}
 
 
-def live_presence(activity: Activity, badge_id: str, scans: list[Any], now: int) -> dict[str, Any]:
+def live_presence(
+    activity: Activity, scans: list[Any], now: int, attended: dict[str, SessionAttendance]
+) -> dict[str, Any]:
+    """The attendee's live state: the room they are in now (if any) and the sessions they checked into."""
     walk = walk_presence(activity, scans)
     inside = next((p for p in reversed(walk.presences) if p.start <= now < p.end), None)
     in_session = None
@@ -52,7 +55,6 @@ def live_presence(activity: Activity, badge_id: str, scans: list[Any], now: int)
             key=lambda s: (s.start, s.session_id),
         )
         in_session = running[0].session_id if running else None
-    attended = session_attendance(activity, badge_id, scans)
     return {
         "first_scan_at": min((s.at for s in scans), default=None),
         "room": inside.room if inside else None,
@@ -77,12 +79,13 @@ def on_scans(
         return {"updated": 0}
     scans = store.scans_of(activity_id, badge_id)
     now = int(clock.now().timestamp())
-    store.put_live(activity_id, badge_id, live_presence(activity, badge_id, scans, now))
+    fresh = session_attendance(activity, badge_id, scans)
+    store.put_live(activity_id, badge_id, live_presence(activity, scans, now, fresh))
     finalized = {sid for sid, state in states.items() if state.get("finalized")}
     if not finalized:
         return {"updated": 0}
-    fresh = session_attendance(activity, badge_id, scans)
-    before = session_attendance(activity, badge_id, [s for s in scans if s.scan_id not in new_scan_ids])
+    earlier = [s for s in scans if s.scan_id not in new_scan_ids]
+    before = session_attendance(activity, badge_id, earlier, only=finalized)
     changed = []
     for sid in sorted(finalized & (fresh.keys() | before.keys())):
         if fresh.get(sid) == before.get(sid):

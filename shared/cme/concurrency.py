@@ -25,3 +25,13 @@ def map_io(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
     if len(work) <= 1:
         return [function(item) for item in work]
     return list(_pool().map(function, work))
+
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+    """Two independent reads at once."""
+    pending = _pool().submit(second)
+    return first(), pending.result()

@@ -343,3 +343,27 @@ def test_dashboard_counts_follow_the_pipeline(finalized, handlers, stack):
     assert sessions["S1"]["finalized"] and sessions["S1"]["checked_in"] == 2
     assert sessions["S2"]["credits_claimable"]["ANCC"] == Decimal("1.75")
     assert sessions["S2"]["evaluations_submitted"] == 1
+
+
+def test_a_retry_after_a_crash_between_the_certificate_writes_moves_current_forward(finalized, handlers, stack):
+    from cme.adapters import store
+    from cme.adapters.aws import table
+    from cme.auth import certificate_id
+
+    token = _learner_token(finalized, "B-1001")
+    status, reply, _ = _evaluate(handlers, token, {"answers": answers(), "attest": True})
+    assert status == 202
+    stack.settle()
+    cid = certificate_id(finalized, "B-1001")
+    assert store.current_certificate_version(cid) == 1
+    # As if the issuer died after writing the version record but before moving CURRENT.
+    table(stack.environment["TABLE_NAME"]).delete_item(Key={"PK": f"CERT#{cid}", "SK": "CURRENT"})
+    assert store.current_certificate_version(cid) is None
+    event = eventbridge_event(
+        "ClaimRecorded",
+        {"activity_id": finalized, "badge_id": "B-1001", "version": 1, "evaluation_id": reply["evaluation_id"]},
+    )
+    assert stack.host.invoke("IssueCertificateFunction", sqs_event(event)) == {"batchItemFailures": []}
+    assert store.current_certificate_version(cid) == 1
+    stack.settle()
+    assert len([m for m in stack.sent_mail() if cid in m["raw"]]) == 1

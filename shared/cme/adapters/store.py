@@ -449,12 +449,18 @@ def all_claims(activity_id: str) -> list[dict[str, Any]]:
 
 
 def get_certificate(certificate_id: str, version: int | None = None) -> dict[str, Any] | None:
+    """A version record, or the current (highest) one when `version` is None."""
     if version is None:
-        current = _table().get_item(Key={"PK": f"CERT#{certificate_id}", "SK": "CURRENT"}).get("Item")
-        if not current:
-            return None
-        version = int(current["version"])
-    item = _table().get_item(Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"}).get("Item")
+        page = _table().query(
+            KeyConditionExpression=Key("PK").eq(f"CERT#{certificate_id}") & Key("SK").begins_with("V#"),
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        return page["Items"][0] if page.get("Items") else None
+    item: dict[str, Any] | None = _table().get_item(
+        Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"}, ConsistentRead=True
+    ).get("Item")
     return item
 
 

@@ -68,6 +68,9 @@ __all__ = [
 ]
 
 LOG = logging.getLogger(__name__)
+# fpdf2 logs the very characters a font lacks, i.e. pieces of a learner's name: keep them out of the
+# logs (this module logs how many characters are missing, never which).
+logging.getLogger("fpdf.output").setLevel(logging.ERROR)
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 CREATOR = "cme-credit-pipeline"

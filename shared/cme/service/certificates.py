@@ -39,6 +39,8 @@ def issue_certificate(activity_id: str, badge_id: str, version: int) -> dict[str
     cid = certificate_id(activity_id, badge_id)
     existing = store.get_certificate(cid, version)
     if existing is not None:
+        # A retry after a crash between the two writes: make sure CURRENT has moved forward too.
+        store.put_certificate_version({k: v for k, v in existing.items() if k not in ("PK", "SK")})
         return {"issued": False, "reason": "already_issued", "certificate_id": cid}
     credits = {
         t: Decimal(str(v)) for t, v in claim["totals"].items() if Decimal(str(v)) > 0 and t not in NOT_ON_CERTIFICATE

@@ -11,6 +11,7 @@ from typing import Any
 from cme import clock
 from cme.adapters import store
 from cme.auth import certificate_id
+from cme.concurrency import both
 from cme.domain.credit import (
     ClaimError,
     activity_totals,
@@ -39,8 +40,9 @@ class LearnerRecord:
 
 
 def load_learner(activity_id: str, badge_id: str) -> LearnerRecord:
-    activity, states = store.activity_and_states(activity_id)
-    items = store.attendee_items(activity_id, badge_id) if activity else {}
+    (activity, states), items = both(
+        lambda: store.activity_and_states(activity_id), lambda: store.attendee_items(activity_id, badge_id)
+    )
     if activity is None or not items.get("PROFILE"):
         raise NotFound("no such learner")
     attendee = store.attendee_from_item(items["PROFILE"][0])

@@ -15,6 +15,7 @@ from cme import clock
 from cme.adapters import store
 from cme.auth import device_token_hash
 from cme.cache import ttl_memo
+from cme.concurrency import map_io
 from cme.config import settings
 from cme.domain.models import Activity, DoorScan, Scan, epoch
 from cme.domain.presence import covered_sessions, sessions_by_room
@@ -101,7 +102,9 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
     zone = activity.zone
     received_at = clock.iso(now)
     by_room = sessions_by_room(activity)
-    results = []
+    results: list[dict[str, Any]] = []
+    writes: list[tuple[int, Scan, DoorScan, str | None, str]] = []  # (result index, scan, stored form, session, name)
+    seen: set[tuple[str, str]] = set()
     for raw, scan in zip(raw_scans, parsed, strict=True):
         if scan is None:
             results.append(_result(raw.get("scan_id") if isinstance(raw, dict) else None, "rejected", "invalid"))
@@ -123,7 +126,15 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
             else []
         )
         session_id = scan.session_id or (covered[0].session_id if covered else None)
-        stored = store.put_scan(
+        results.append(_result(scan.scan_id, "duplicate", None, attendee.greeting_name, session_id))
+        if (scan.badge_id, scan.scan_id) in seen:
+            continue  # repeated within this request: the first one in request order is the one stored
+        seen.add((scan.badge_id, scan.scan_id))
+        writes.append((len(results) - 1, scan, door_scan, session_id, attendee.greeting_name))
+
+    def write(entry: tuple[int, Scan, DoorScan, str | None, str]) -> bool:
+        _, scan, door_scan, session_id, _ = entry
+        return store.put_scan(
             activity_id,
             scan.badge_id,
             door_scan,
@@ -132,9 +143,11 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
             device_id=scan.device_id or device.get("device_id"),
             session_id=session_id,
         )
-        results.append(
-            _result(scan.scan_id, "accepted" if stored else "duplicate", None, attendee.greeting_name, session_id)
-        )
+
+    # Each scan is its own conditional write; they are independent, so they overlap.
+    for (index, *_), stored in zip(writes, map_io(write, writes), strict=True):
+        if stored:
+            results[index]["status"] = "accepted"
     return {"results": results}
 
 

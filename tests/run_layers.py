@@ -18,6 +18,7 @@ BIN = Path(sys.executable).parent
 
 LAYERS = [
     ("lint", [str(BIN / "ruff"), "check", "shared", "functions", "infra", "tests"], 60),
+    ("format", [str(BIN / "ruff"), "format", "--check", "shared", "functions", "infra", "tests"], 60),
     ("types", [str(BIN / "mypy")], 180),
     ("unit", [str(BIN / "pytest"), "tests/unit", "-q", "-p", "no:cacheprovider"], 240),
     ("integration", [str(BIN / "pytest"), "tests/integration", "-q", "-p", "no:cacheprovider"], 300),

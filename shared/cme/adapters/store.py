@@ -458,9 +458,11 @@ def get_certificate(certificate_id: str, version: int | None = None) -> dict[str
             ConsistentRead=True,
         )
         return page["Items"][0] if page.get("Items") else None
-    item: dict[str, Any] | None = _table().get_item(
-        Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"}, ConsistentRead=True
-    ).get("Item")
+    item: dict[str, Any] | None = (
+        _table()
+        .get_item(Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"}, ConsistentRead=True)
+        .get("Item")
+    )
     return item
 
 

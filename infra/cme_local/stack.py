@@ -28,6 +28,8 @@ LOCAL_ENV = {
     "POWERTOOLS_SERVICE_NAME": "cme-local",
     "POWERTOOLS_METRICS_NAMESPACE": "CME",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    # EMF metric lines are CloudWatch's input; on a laptop they would only flood the terminal.
+    "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 

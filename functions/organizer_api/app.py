@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from cme import clock
 from cme.adapters import store
 from cme.api import base_url, content_type, json_body, json_response, new_resolver, parse, raw_body
-from cme.auth import device_token_hash, issue_learner_token, new_device_token, require_organizer
+from cme.auth import Organizer, device_token_hash, issue_learner_token, new_device_token, require_organizer
 from cme.config import settings
 from cme.domain.models import Activity
 from cme.errors import NotFound, Unprocessable
@@ -20,8 +20,8 @@ from cme.service.roster import parse_roster, upsert_roster
 app = new_resolver()
 
 
-def _authorized(activity_id: str) -> None:
-    require_organizer(app.current_event.raw_event, activity_id)
+def _authorized(activity_id: str) -> Organizer:
+    return require_organizer(app.current_event.raw_event, activity_id)
 
 
 def _existing(activity_id: str) -> Activity:
@@ -56,8 +56,7 @@ def post_attendees(activity_id: str) -> Response:
 
 @app.post("/activities/<activity_id>/devices")
 def post_device(activity_id: str) -> Response:
-    organizer = app.current_event.raw_event
-    _authorized(activity_id)
+    organizer = _authorized(activity_id)
     _existing(activity_id)
     body: Any = json_body(app) if app.current_event.body else {}
     label = str(body.get("label", ""))[:100] if isinstance(body, dict) else ""
@@ -71,7 +70,7 @@ def post_device(activity_id: str) -> Response:
         label=label,
     )
     logger.info(
-        "scanner device issued", extra={"activity_id": activity_id, "device_id": device_id, "by": bool(organizer)}
+        "scanner device issued", extra={"activity_id": activity_id, "device_id": device_id, "by": organizer.subject}
     )
     return json_response(201, {"device_id": device_id, "token": token})
 

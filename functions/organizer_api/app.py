@@ -75,6 +75,25 @@ def post_device(activity_id: str) -> Response:
     return json_response(201, {"device_id": device_id, "token": token})
 
 
+@app.get("/activities/<activity_id>/devices")
+def get_devices(activity_id: str) -> Response:
+    _authorized(activity_id)
+    return json_response(200, {"devices": store.list_devices(activity_id)})
+
+
+@app.delete("/activities/<activity_id>/devices/<device_id>")
+def delete_device(activity_id: str, device_id: str) -> Response:
+    """Revoke a scanner device: its token is refused from now on; the scans it sent stay."""
+    organizer = _authorized(activity_id)
+    device = store.revoke_device(activity_id, device_id, revoked_at=clock.iso(clock.now()))
+    if device is None:
+        raise NotFound(f"no scanner device {device_id!r} in this activity")
+    logger.info(
+        "scanner device revoked", extra={"activity_id": activity_id, "device_id": device_id, "by": organizer.subject}
+    )
+    return json_response(200, device)
+
+
 @app.post("/activities/<activity_id>/sessions/<session_id>/end")
 def end_session(activity_id: str, session_id: str) -> Response:
     _authorized(activity_id)

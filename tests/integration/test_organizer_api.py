@@ -189,3 +189,51 @@ def test_learner_link_is_a_signed_url_for_that_attendee(handlers, activity_id):
         "GET", f"/activities/{activity_id}/attendees/NOPE/link", route, {"activity_id": activity_id, "badge_id": "NOPE"}
     )
     assert status == 404
+
+
+def test_a_revoked_device_is_refused_and_its_scans_stay(handlers, stack, activity_id, clock):
+    from cme.adapters import store
+    from cme.service import scans as scan_service
+
+    clock("2027-10-14T08:30:00-05:00")
+    handlers.put_activity(activity_id, worked_example_activity())
+    handlers.post_roster(activity_id, roster_rows())
+    devices_route = "/activities/{activity_id}/devices"
+    status, issued, _ = handlers.organizer(
+        "POST",
+        f"/activities/{activity_id}/devices",
+        devices_route,
+        {"activity_id": activity_id},
+        body={"label": "Hall A"},
+    )
+    assert status == 201
+    scan = {"scan_id": "r1", "badge_id": "B-1001", "room": "Hall-A", "scanned_at": "2027-10-14T08:05:00-05:00"}
+    status, body, _ = handlers.scans({"scans": [scan]}, token=issued["token"])
+    assert status == 200 and body["results"][0]["status"] == "accepted"
+
+    route = "/activities/{activity_id}/devices/{device_id}"
+    params = {"activity_id": activity_id, "device_id": issued["device_id"]}
+    path = f"/activities/{activity_id}/devices/{issued['device_id']}"
+    status, revoked, _ = handlers.organizer("DELETE", path, route, params)
+    assert status == 200 and revoked["revoked"] is True and revoked["device_id"] == issued["device_id"]
+    assert "token" not in str(revoked) and issued["token"] not in str(revoked)
+    status, again, _ = handlers.organizer("DELETE", path, route, params)  # idempotent
+    assert status == 200 and again["revoked_at"] == revoked["revoked_at"]
+    status, _, _ = handlers.organizer(
+        "DELETE", f"/activities/{activity_id}/devices/nope", route, {"activity_id": activity_id, "device_id": "nope"}
+    )
+    assert status == 404
+
+    scan_service._device.cache_clear()  # a warm container re-reads the token within CACHE_SECONDS
+    later = dict(scan, scan_id="r2", scanned_at="2027-10-14T08:10:00-05:00")
+    status, body, _ = handlers.scans({"scans": [later]}, token=issued["token"])
+    assert status == 403 and body["error"]["code"] == "device_revoked"
+    assert [s.scan_id for s in store.scans_of(activity_id, "B-1001")] == ["r1"]
+
+    status, listing, _ = handlers.organizer(
+        "GET", f"/activities/{activity_id}/devices", devices_route, {"activity_id": activity_id}
+    )
+    assert status == 200
+    [device] = listing["devices"]
+    assert device["device_id"] == issued["device_id"] and device["revoked"] is True and device["label"] == "Hall A"
+    assert "token_hash" not in device

@@ -58,6 +58,8 @@ ROUTES = {
     "PUT /activities/{activity_id}": ("OrganizerApiFunction", ORGANIZER),
     "POST /activities/{activity_id}/attendees": ("OrganizerApiFunction", ORGANIZER),
     "POST /activities/{activity_id}/devices": ("OrganizerApiFunction", ORGANIZER),
+    "GET /activities/{activity_id}/devices": ("OrganizerApiFunction", ORGANIZER),
+    "DELETE /activities/{activity_id}/devices/{device_id}": ("OrganizerApiFunction", ORGANIZER),
     "POST /activities/{activity_id}/sessions/{session_id}/end": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/dashboard": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/attendees/{badge_id}": ("OrganizerApiFunction", ORGANIZER),

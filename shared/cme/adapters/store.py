@@ -544,17 +544,73 @@ def activity_has_certificates(activity_id: str) -> bool:
 
 
 def put_device(token_hash: str, *, activity_id: str, device_id: str, created_at: str, label: str = "") -> None:
-    _table().put_item(
-        Item={
-            "PK": f"DEVICE#{token_hash}",
-            "SK": "DEVICE",
-            "activity_id": activity_id,
-            "device_id": device_id,
-            "label": label,
-            "created_at": created_at,
-            "revoked": False,
+    """A scanner device: the token record (found by the token's hash) and, for a device of one
+    activity, its entry in the activity's device list (found by device id, to list and revoke)."""
+    device = {"activity_id": activity_id, "device_id": device_id, "label": label, "created_at": created_at}
+    writes = [
+        {
+            "Put": {
+                "TableName": settings().table_name,
+                "Item": _serialize({"PK": f"DEVICE#{token_hash}", "SK": "DEVICE", **device, "revoked": False}),
+            }
         }
-    )
+    ]
+    if activity_id != "*":
+        writes.append(
+            {
+                "Put": {
+                    "TableName": settings().table_name,
+                    "Item": _serialize(
+                        {
+                            "PK": activity_pk(activity_id),
+                            "SK": f"DEVICE#{device_id}",
+                            **device,
+                            "token_hash": token_hash,
+                            "revoked": False,
+                        }
+                    ),
+                }
+            }
+        )
+    client("dynamodb").transact_write_items(TransactItems=writes)
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    return {k: serializer.serialize(v) for k, v in item.items()}
+
+
+def list_devices(activity_id: str) -> list[dict[str, Any]]:
+    items = _query_all(KeyConditionExpression=Key("PK").eq(activity_pk(activity_id)) & Key("SK").begins_with("DEVICE#"))
+    return [{k: v for k, v in item.items() if k not in ("PK", "SK", "token_hash")} for item in items]
+
+
+def revoke_device(activity_id: str, device_id: str, *, revoked_at: str) -> dict[str, Any] | None:
+    """Mark a device revoked (its token and its list entry, together); None when no such device."""
+    entry = _table().get_item(Key={"PK": activity_pk(activity_id), "SK": f"DEVICE#{device_id}"}).get("Item")
+    if entry is None:
+        return None
+    if not entry.get("revoked"):
+        update = {
+            "UpdateExpression": "SET revoked = :t, revoked_at = :at",
+            "ExpressionAttributeValues": _serialize({":t": True, ":at": revoked_at}),
+            "TableName": settings().table_name,
+        }
+        client("dynamodb").transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        **update,
+                        "Key": _serialize({"PK": activity_pk(activity_id), "SK": f"DEVICE#{device_id}"}),
+                    }
+                },
+                {"Update": {**update, "Key": _serialize({"PK": f"DEVICE#{entry['token_hash']}", "SK": "DEVICE"})}},
+            ]
+        )
+        entry = {**entry, "revoked": True, "revoked_at": revoked_at}
+    return {k: v for k, v in entry.items() if k not in ("PK", "SK", "token_hash")}
 
 
 def get_device(token_hash: str) -> dict[str, Any] | None:

@@ -34,6 +34,9 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e -q
 
+bench: $(STAMP)
+	$(BIN)/cme bench
+
 local: $(STAMP)
 	$(BIN)/cme local
 

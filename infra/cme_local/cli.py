@@ -77,6 +77,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from cme_local.bench import main as bench
+
+    bench(attendees=args.attendees, repeats=args.repeats, out=Path(args.out))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="cme", description="CME credit pipeline: local stack and demo")
@@ -97,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--quiet", action="store_true")
     demo.add_argument("--state-dir", default=".cme")
     demo.set_defaults(func=cmd_demo)
+    bench = sub.add_parser("bench", help="benchmarks on the local stack (finalizing a plenary)")
+    bench.add_argument("--attendees", type=int, default=2000)
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--out", default="out/bench.json")
+    bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -1,0 +1,165 @@
+"""Benchmarks on the local stack (`cme bench`), printed as a table and written as JSON.
+
+`finalize`: finalizing one plenary session for N attendees (default 2,000): wall time per run (median of
+repeats) and DynamoDB requests per attendee, by operation. Finalization is idempotent, so the repeats
+redo the same work."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+DAY = "2027-10-14"
+OFFSET = "-05:00"
+
+
+def _at(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _plenary(attendees: int) -> dict[str, Any]:
+    start = datetime.fromisoformat(f"{DAY}T08:00:00{OFFSET}")
+    return {
+        "title": "Benchmark assembly",
+        "provider": {"name": "Benchmark Academy"},
+        "location": "Hall",
+        "timezone": "America/Chicago",
+        "starts_on": DAY,
+        "ends_on": DAY,
+        "credit_types": {"AMA_PRA_1": {"max": 4}},
+        "sessions": [
+            {
+                "session_id": "P1",
+                "title": "Plenary",
+                "room": "Hall-A",
+                "starts_at": _at(start),
+                "ends_at": _at(start + timedelta(minutes=90)),
+                "credits": {"AMA_PRA_1": 1.25},  # 80 credit minutes: 90 less the 10-minute break
+                "breaks": [
+                    {"starts_at": _at(start + timedelta(minutes=45)), "ends_at": _at(start + timedelta(minutes=55))}
+                ],
+            },
+            {
+                "session_id": "P2",
+                "title": "Workshop",
+                "room": "Room-201",
+                "starts_at": _at(start + timedelta(minutes=100)),
+                "ends_at": _at(start + timedelta(minutes=160)),
+                "credits": {"AMA_PRA_1": 1.0},
+            },
+        ],
+    }
+
+
+def bench_finalize(attendees: int = 2000, repeats: int = 3, seed: int = 1) -> dict[str, Any]:
+    import boto3
+
+    from cme_local.stack import LocalStack
+
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def count(model: Any, **_: Any) -> None:
+        with lock:
+            counts[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    # Clients copy their session's hooks when created: register before the stack makes any.
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-call.dynamodb.*", count)  # type: ignore[union-attr]
+    rng = random.Random(seed)
+    start = datetime.fromisoformat(f"{DAY}T07:30:00{OFFSET}")
+    stack = LocalStack(now=start, background_pump=False).start()
+    try:
+        from cme.adapters import store
+        from cme.domain.models import Activity, Attendee
+        from cme.service.activities import import_activity
+        from cme.service.attendance import finalize_session
+        from cme.service.scans import ingest_scans
+
+        activity = Activity.model_validate({**_plenary(attendees), "activity_id": "bench"})
+        import_activity(activity)
+        store.put_attendees(
+            "bench",
+            [
+                Attendee(
+                    badge_id=f"B{i:05d}",
+                    given_name="Test",
+                    family_name=f"Learner {i}",
+                    email=f"learner{i}@example.org",
+                    profession="physician",
+                    degree="MD",
+                )
+                for i in range(attendees)
+            ],
+        )
+        stack.set_clock(datetime.fromisoformat(f"{DAY}T11:00:00{OFFSET}"))
+        scans = []
+        for i in range(attendees):
+            enter = start + timedelta(minutes=rng.randint(10, 45))
+            scans.append({"scan_id": f"e{i}", "badge_id": f"B{i:05d}", "room": "Hall-A", "scanned_at": _at(enter)})
+            if rng.random() < 0.3:  # some leave early through the exit door
+                leave = start + timedelta(minutes=rng.randint(60, 120))
+                scans.append(
+                    {
+                        "scan_id": f"x{i}",
+                        "badge_id": f"B{i:05d}",
+                        "room": "Hall-A",
+                        "scanned_at": _at(leave),
+                        "direction": "exit",
+                    }
+                )
+            if rng.random() < 0.5:  # and go on to the workshop
+                scans.append(
+                    {
+                        "scan_id": f"w{i}",
+                        "badge_id": f"B{i:05d}",
+                        "room": "Room-201",
+                        "scanned_at": _at(start + timedelta(minutes=125)),
+                    }
+                )
+        device = {"activity_id": "*", "device_id": "bench"}
+        for offset in range(0, len(scans), 500):
+            ingest_scans(device, {"activity_id": "bench", "scans": scans[offset : offset + 500]})
+
+        walls = []
+        records = 0
+        for _ in range(repeats):
+            counts.clear()
+            began = time.perf_counter()
+            records = finalize_session("bench", "P1")["attendees"]
+            walls.append(time.perf_counter() - began)
+        requests = sum(counts.values())
+        return {
+            "benchmark": "finalize a plenary",
+            "attendees": attendees,
+            "attendance_records": records,
+            "repeats": repeats,
+            "wall_seconds_median": round(statistics.median(walls), 3),
+            "wall_seconds_all": [round(w, 3) for w in walls],
+            "dynamodb_requests": requests,
+            "dynamodb_requests_per_attendee": round(requests / attendees, 3),
+            "dynamodb_requests_by_operation": dict(counts),
+        }
+    finally:
+        stack.stop()
+
+
+def format_table(result: dict[str, Any]) -> str:
+    rows = [(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in result.items()]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def main(attendees: int, repeats: int, out: Path) -> dict[str, Any]:
+    result = bench_finalize(attendees=attendees, repeats=repeats)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(format_table(result))
+    return result

@@ -15,6 +15,7 @@ from cme.observability import logger
 from cme.service.activities import import_activity
 from cme.service.dashboard import dashboard
 from cme.service.learners import learner_view
+from cme.service.review import review_list
 from cme.service.roster import parse_roster, upsert_roster
 
 app = new_resolver()
@@ -111,6 +112,13 @@ def end_session(activity_id: str, session_id: str) -> Response:
 def get_dashboard(activity_id: str) -> Response:
     _authorized(activity_id)
     return json_response(200, dashboard(activity_id))
+
+
+@app.get("/activities/<activity_id>/review")
+def get_review_list(activity_id: str) -> Response:
+    """Learners whose certificate shows more credit than their scans now support."""
+    _authorized(activity_id)
+    return json_response(200, review_list(activity_id))
 
 
 @app.get("/activities/<activity_id>/attendees/<badge_id>")

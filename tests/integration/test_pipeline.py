@@ -367,3 +367,37 @@ def test_a_retry_after_a_crash_between_the_certificate_writes_moves_current_forw
     assert store.current_certificate_version(cid) == 1
     stack.settle()
     assert len([m for m in stack.sent_mail() if cid in m["raw"]]) == 1
+
+
+def test_late_scans_that_lower_credit_put_the_learner_on_the_review_list(finalized, handlers, stack):
+    from cme.adapters import store
+    from cme.auth import certificate_id
+
+    review_route = "/activities/{activity_id}/review"
+    token = _learner_token(finalized, "B-1001")
+    _evaluate(handlers, token, {"answers": answers(), "attest": True})
+    stack.settle()
+    status, review, _ = handlers.organizer(
+        "GET", f"/activities/{finalized}/review", review_route, {"activity_id": finalized}
+    )
+    assert status == 200 and review["learners"] == []
+
+    # A Hall-A exit scan uploaded late: she left S1 at 08:30, so S1 is worth 0.5, not 1.5.
+    late = scan("e9", "B-1001", "Hall-A", "08:30", direction="exit")
+    status, body, _ = handlers.scans({"activity_id": finalized, "scans": [late]}, token=stack.scanner_token)
+    assert body["results"][0]["status"] == "accepted"
+    stack.settle()
+    assert store.attendance_of(finalized, "B-1001")["S1"].credits["AMA_PRA_1"] == Decimal("0.5")
+
+    status, review, _ = handlers.organizer(
+        "GET", f"/activities/{finalized}/review", review_route, {"activity_id": finalized}
+    )
+    [entry] = review["learners"]
+    assert entry["badge_id"] == "B-1001" and entry["certificate_id"] == certificate_id(finalized, "B-1001")
+    assert entry["certificate_credits"] == {"AMA_PRA_1": 3.5} and entry["credits_now"] == {"AMA_PRA_1": 2.5}
+    assert entry["excess"] == {"AMA_PRA_1": 1}
+    # The certificate stays as issued; the learner sees the lower credit.
+    cid = certificate_id(finalized, "B-1001")
+    assert store.current_certificate_version(cid) == 1
+    status, me, _ = handlers.learner("GET", "/me", token)
+    assert me["credits_total"] == {"AMA_PRA_1": 2.5} and me["certificate"]["credits"] == {"AMA_PRA_1": 3.5}

@@ -64,6 +64,7 @@ ROUTES = {
     "GET /activities/{activity_id}/dashboard": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/attendees/{badge_id}": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/attendees/{badge_id}/link": ("OrganizerApiFunction", ORGANIZER),
+    "GET /activities/{activity_id}/review": ("OrganizerApiFunction", ORGANIZER),
     "POST /scans": ("IngestScansFunction", PUBLIC),
     "GET /me": ("LearnerApiFunction", PUBLIC),
     "GET /me/evaluation-form": ("LearnerApiFunction", PUBLIC),

@@ -107,6 +107,9 @@ def test_scan_to_certificate_and_mail_over_http(
     assert attachment.get_content() == pdf
     plain = message.get_body(preferencelist=("plain",)).get_content()
     assert certificate["verify_url"] in plain
+    from cme.certificates.render import credit_label
+
+    assert credit_label(credit_type, expected[credit_type]) in plain  # the certificate's own wording
 
 
 def test_dashboard_counts_over_http(api, activity_id, clock):

@@ -221,13 +221,6 @@ def get_attendees(activity_id: str, badge_ids: Iterable[str]) -> dict[str, Atten
     return {item["badge_id"]: _attendee(item) for item in _batch_get(keys)}
 
 
-def find_badge_by_email(activity_id: str, email: str) -> str | None:
-    for item in _query_shards(activity_id, "ROSTER"):
-        if str(item.get("email", "")).lower() == email.lower():
-            return str(item["badge_id"])
-    return None
-
-
 def roster(activity_id: str) -> list[Attendee]:
     return [_attendee(item) for item in _query_shards(activity_id, "ROSTER")]
 
@@ -367,15 +360,6 @@ def put_evaluation(activity_id: str, badge_id: str, evaluation: dict[str, Any]) 
             "evaluation_id": evaluation["evaluation_id"],
             "submitted_at": evaluation["submitted_at"],
         }
-    )
-
-
-def evaluations_of(activity_id: str, badge_id: str) -> dict[str | None, dict[str, Any]]:
-    """Current evaluation per scope: None for the activity evaluation, else the session id."""
-    return evaluations_from_items(
-        _query_all(
-            KeyConditionExpression=Key("PK").eq(attendee_pk(activity_id, badge_id)) & Key("SK").begins_with("EVAL#")
-        )
     )
 
 
@@ -615,25 +599,3 @@ def revoke_device(activity_id: str, device_id: str, *, revoked_at: str) -> dict[
 
 def get_device(token_hash: str) -> dict[str, Any] | None:
     return _table().get_item(Key={"PK": f"DEVICE#{token_hash}", "SK": "DEVICE"}).get("Item")
-
-
-def dynamodb_client() -> Any:
-    return client("dynamodb")
-
-
-def count(activity_id: str, kind: str) -> int:
-    """How many items a sharded activity partition holds (ROSTER, EVAL, CLAIM, CERT, ...)."""
-    total = 0
-    for k in range(SHARDS):
-        kwargs: dict[str, Any] = {
-            "IndexName": "GSI1",
-            "KeyConditionExpression": Key("GSI1PK").eq(f"ACT#{activity_id}#{kind}#{k}"),
-            "Select": "COUNT",
-        }
-        while True:
-            page = _table().query(**kwargs)
-            total += int(page["Count"])
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return total

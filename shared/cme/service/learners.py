@@ -20,7 +20,7 @@ from cme.domain.credit import (
     eligible_types,
     resolve_claims,
 )
-from cme.domain.models import Activity, Attendee, EvaluationSubmission, SessionAttendance
+from cme.domain.models import Activity, Attendee, EvaluationQuestion, EvaluationSubmission, SessionAttendance
 from cme.errors import NotFound, Unprocessable
 from cme.service.evaluation_form import default_questions, validate_answers
 
@@ -146,9 +146,7 @@ def learner_view(activity_id: str, badge_id: str, base_url: str) -> dict[str, An
 def evaluation_form(activity_id: str, badge_id: str, session_id: str | None) -> dict[str, Any]:
     record = load_learner(activity_id, badge_id)
     scope_sessions = _scope_sessions(record, session_id)
-    faculty_badges = {b for s in record.activity.sessions if s.session_id in scope_sessions for b in s.faculty}
-    faculty = store.get_attendees(activity_id, faculty_badges) if faculty_badges else {}
-    questions = default_questions(record.activity, scope_sessions, faculty)
+    questions = _questions(activity_id, record, scope_sessions)
     return {
         "activity_id": activity_id,
         "session_id": session_id,
@@ -156,6 +154,13 @@ def evaluation_form(activity_id: str, badge_id: str, session_id: str | None) -> 
         "questions": [q.model_dump(exclude_none=True) for q in questions],
         "attestation": attestation_text(record.activity),
     }
+
+
+def _questions(activity_id: str, record: LearnerRecord, scope_sessions: list[str]) -> list[EvaluationQuestion]:
+    """The evaluation questions for these sessions, with a rating question per faculty member."""
+    faculty_badges = {b for s in record.activity.sessions if s.session_id in scope_sessions for b in s.faculty}
+    faculty = store.get_attendees(activity_id, faculty_badges) if faculty_badges else {}
+    return default_questions(record.activity, scope_sessions, faculty)
 
 
 def attestation_text(activity: Activity) -> str:
@@ -188,9 +193,7 @@ def submit_evaluation(activity_id: str, badge_id: str, submission: EvaluationSub
     """Validate everything the learner can get wrong now (422), then store; the claim follows from the stream."""
     record = load_learner(activity_id, badge_id)
     scope_sessions = _scope_sessions(record, submission.session_id)
-    faculty_badges = {b for s in record.activity.sessions if s.session_id in scope_sessions for b in s.faculty}
-    faculty = store.get_attendees(activity_id, faculty_badges) if faculty_badges else {}
-    answers, errors = validate_answers(default_questions(record.activity, scope_sessions, faculty), submission.answers)
+    answers, errors = validate_answers(_questions(activity_id, record, scope_sessions), submission.answers)
     if not submission.attest:
         errors.append({"field": "attest", "message": "you must attest to the credit you claim"})
     if not scope_sessions or not any(v > 0 for sid in scope_sessions for v in record.attendances[sid].credits.values()):

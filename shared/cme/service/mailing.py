@@ -14,14 +14,6 @@ from cme.adapters import blobs, mailer, store
 from cme.config import settings
 from cme.observability import logger
 
-CREDIT_NAMES = {
-    "AMA_PRA_1": "AMA PRA Category 1 Credit™",
-    "ANCC": "ANCC contact hours",
-    "ACPE": "ACPE contact hours",
-    "AAPA_1": "AAPA Category 1 CME credit",
-    "IPCE": "IPCE credit",
-    "PARTICIPATION": "hours of participation",
-}
 #: SES errors that mean the message was certainly not sent (safe to offer a resend).
 DEFINITE_REJECTIONS = {
     "MessageRejected",
@@ -35,11 +27,10 @@ DEFINITE_REJECTIONS = {
 
 
 def credits_text(credits: dict[str, Any]) -> list[str]:
-    lines = []
-    for credit_type, amount in credits.items():
-        value = Decimal(str(amount))
-        lines.append(f"{value.normalize():f} {CREDIT_NAMES.get(credit_type, credit_type)}")
-    return lines
+    """The claimed credit lines, worded exactly as the certificate prints them."""
+    from cme.certificates.render import credit_label  # cheap: fpdf2 loads only when rendering
+
+    return [credit_label(credit_type, Decimal(str(amount))) for credit_type, amount in credits.items()]
 
 
 def send_certificate_mail(certificate_id: str, version: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from cme.concurrency import map_io
 from cme.config import settings
 from cme.domain.models import Activity, DoorScan, Scan, epoch
 from cme.domain.presence import covered_sessions, sessions_by_room
-from cme.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable
+from cme.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 
 MAX_SCANS = 500
 #: A device's token record and the agenda are re-read at most this often by one container: a revoked
@@ -149,9 +149,3 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
         if stored:
             results[index]["status"] = "accepted"
     return {"results": results}
-
-
-def require_json_object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise BadRequest("expected a JSON object")
-    return body

@@ -124,7 +124,7 @@ def get_review_list(activity_id: str) -> Response:
 @app.get("/activities/<activity_id>/attendees/<badge_id>")
 def get_attendee_view(activity_id: str, badge_id: str) -> Response:
     _authorized(activity_id)
-    return json_response(200, learner_view(activity_id, badge_id, base_url(app)))
+    return json_response(200, learner_view(activity_id, badge_id, base_url(app), for_organizer=True))
 
 
 @app.get("/activities/<activity_id>/attendees/<badge_id>/link")

@@ -3,12 +3,14 @@
 Keys (PK / SK), with GSI1 partitions sharded by badge so no key takes a large share of a big
 meeting's writes:
   ACT#{a}            ACTIVITY                the agenda (JSON document)
-  ACT#{a}            SESSION#{s}             session state: finalized, when
+  ACT#{a}            SESSION#{s}             session state: finalized, when; the run holding the finalization lease
+  ACT#{a}            DIRTY#{s}#{b}           late scans that arrived while a finalization of s was running
   ACT#{a}            ENDREQ#{s}              a request to end a session (the outbox turns it into SessionEnded)
   ACT#{a}#B#{b}      PROFILE                 roster row            GSI1: ACT#{a}#ROSTER#{k} / b
   ACT#{a}#B#{b}      SCAN#{scan_id}          an accepted scan      GSI1: ACT#{a}#ROOM#{room}#{k} / at#b#scan
   ACT#{a}#B#{b}      LIVE                    live presence cache   GSI1: ACT#{a}#LIVE#{k} / b
-  ACT#{a}#B#{b}      ATT#{s}                 finalized attendance  GSI1: ACT#{a}#ATT#{k} / s#b
+  ACT#{a}#B#{b}      ATT#{s}                 finalized attendance (with the scan count it was computed from)
+                                                                   GSI1: ACT#{a}#ATT#{k} / s#b
   ACT#{a}#B#{b}      EVAL#{scope}            the current evaluation per scope (ACTIVITY or a session id)
                                                                    GSI1: ACT#{a}#EVAL#{k} / scope#b
   ACT#{a}#B#{b}      CLAIM                   the current claim     GSI1: ACT#{a}#CLAIM#{k} / b
@@ -147,7 +149,8 @@ def activity_and_states(activity_id: str) -> tuple[Activity | None, dict[str, di
 
 def session_states(activity_id: str) -> dict[str, dict[str, Any]]:
     items = _query_all(
-        KeyConditionExpression=Key("PK").eq(activity_pk(activity_id)) & Key("SK").begins_with("SESSION#")
+        KeyConditionExpression=Key("PK").eq(activity_pk(activity_id)) & Key("SK").begins_with("SESSION#"),
+        ConsistentRead=True,
     )
     return {item["SK"].removeprefix("SESSION#"): item for item in items}
 
@@ -156,12 +159,54 @@ def finalized_sessions(activity_id: str) -> set[str]:
     return {sid for sid, state in session_states(activity_id).items() if state.get("finalized")}
 
 
-def mark_session_finalized(activity_id: str, session_id: str, *, at: str) -> None:
+def begin_finalization(activity_id: str, session_id: str, *, run_id: str, at: str) -> None:
+    """Mark the session finalized and take its lease: until `end_finalization`, a late-scan consumer
+    leaves a DIRTY marker instead of writing attendance the finalizer's batch could overwrite."""
     _table().update_item(
         Key={"PK": activity_pk(activity_id), "SK": f"SESSION#{session_id}"},
-        UpdateExpression="SET finalized = :t, finalized_at = if_not_exists(finalized_at, :at), last_finalized_at = :at",
-        ExpressionAttributeValues={":t": True, ":at": at},
+        UpdateExpression=(
+            "SET finalized = :t, finalized_at = if_not_exists(finalized_at, :at), last_finalized_at = :at, "
+            "running = :run, running_since = :at"
+        ),
+        ExpressionAttributeValues={":t": True, ":at": at, ":run": run_id},
     )
+
+
+def end_finalization(activity_id: str, session_id: str, *, run_id: str) -> bool:
+    """Release the lease; False when a later run of the same session holds it now (that run finishes)."""
+    return _write_if(
+        _table().update_item,
+        Key={"PK": activity_pk(activity_id), "SK": f"SESSION#{session_id}"},
+        UpdateExpression="REMOVE running, running_since",
+        ConditionExpression=Attr("running").eq(run_id),
+    )
+
+
+def mark_dirty(activity_id: str, badge_id: str, session_ids: Iterable[str], *, at: str) -> None:
+    with _table().batch_writer() as batch:
+        for session_id in session_ids:
+            batch.put_item(
+                Item={
+                    "PK": activity_pk(activity_id),
+                    "SK": f"DIRTY#{session_id}#{badge_id}",
+                    "badge_id": badge_id,
+                    "at": at,
+                }
+            )
+
+
+def dirty_badges(activity_id: str, session_id: str) -> list[str]:
+    items = _query_all(
+        KeyConditionExpression=Key("PK").eq(activity_pk(activity_id)) & Key("SK").begins_with(f"DIRTY#{session_id}#"),
+        ConsistentRead=True,
+    )
+    return [str(item["badge_id"]) for item in items]
+
+
+def clear_dirty(activity_id: str, session_id: str, badge_ids: Iterable[str]) -> None:
+    with _table().batch_writer() as batch:
+        for badge_id in badge_ids:
+            batch.delete_item(Key={"PK": activity_pk(activity_id), "SK": f"DIRTY#{session_id}#{badge_id}"})
 
 
 def request_session_end(activity_id: str, session_id: str, *, reason: str, ended_at: str, requested_at: str) -> None:
@@ -253,7 +298,7 @@ def scans_of(activity_id: str, badge_id: str) -> list[DoorScan]:
         ExpressionAttributeNames={"#at": "at"},
         ConsistentRead=True,
     )
-    return [DoorScan(scan_id=i["scan_id"], room=i["room"], at=int(i["at"]), direction=i["direction"]) for i in items]
+    return [scan_from_item(item) for item in items]
 
 
 def badges_with_entries_in(activity_id: str, room: str, before: int) -> set[str]:
@@ -291,22 +336,26 @@ def live_items(activity_id: str) -> list[dict[str, Any]]:
     return list(_query_shards(activity_id, "LIVE"))
 
 
-def attendee_items(activity_id: str, badge_id: str) -> dict[str, list[dict[str, Any]]]:
-    """An attendee's records but the scans (profile, attendance, evaluations, claim, live) in one
-    query, grouped by kind: ATT, CLAIM, EVAL, LIVE, PROFILE. Sort keys below "SCAN" are exactly those."""
+def attendee_items(activity_id: str, badge_id: str, *, with_scans: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """An attendee's records in one query, grouped by kind: ATT, CLAIM, EVAL, LIVE, PROFILE, and SCAN
+    when asked for. Sort keys below "SCAN" are exactly the kinds but the scans."""
+    key = Key("PK").eq(attendee_pk(activity_id, badge_id))
     grouped: dict[str, list[dict[str, Any]]] = {}
     for item in _query_all(
-        KeyConditionExpression=Key("PK").eq(attendee_pk(activity_id, badge_id)) & Key("SK").lt("SCAN#"),
-        ConsistentRead=True,
+        KeyConditionExpression=key if with_scans else key & Key("SK").lt("SCAN#"), ConsistentRead=True
     ):
         grouped.setdefault(str(item["SK"]).split("#", 1)[0], []).append(item)
     return grouped
 
 
+def scan_from_item(item: dict[str, Any]) -> DoorScan:
+    return DoorScan(scan_id=item["scan_id"], room=item["room"], at=int(item["at"]), direction=item["direction"])
+
+
 # ---- attendance -----------------------------------------------------------------------------------
 
 
-def _attendance_item(activity_id: str, badge_id: str, attendance: SessionAttendance) -> dict[str, Any]:
+def _attendance_item(activity_id: str, badge_id: str, attendance: SessionAttendance, scan_count: int) -> dict[str, Any]:
     return {
         "PK": attendee_pk(activity_id, badge_id),
         "SK": f"ATT#{attendance.session_id}",
@@ -314,12 +363,26 @@ def _attendance_item(activity_id: str, badge_id: str, attendance: SessionAttenda
         "GSI1SK": f"{attendance.session_id}#{badge_id}",
         "activity_id": activity_id,
         "badge_id": badge_id,
+        "scan_count": scan_count,
         **attendance.model_dump(mode="python"),
     }
 
 
-def put_attendances(activity_id: str, rows: Iterable[tuple[str, SessionAttendance]]) -> int:
-    return _batch_put(_attendance_item(activity_id, badge, att) for badge, att in rows)
+def put_attendances(activity_id: str, rows: Iterable[tuple[str, SessionAttendance, int]]) -> int:
+    """Batch-write attendance rows (badge, attendance, the number of scans it was computed from)."""
+    return _batch_put(_attendance_item(activity_id, badge, att, count) for badge, att, count in rows)
+
+
+def put_attendance_if_newer(activity_id: str, badge_id: str, attendance: SessionAttendance, scan_count: int) -> bool:
+    """Write unless the stored row was computed from more scans. An attendee's scans are never deleted and
+    are read consistently, so more scans means a later read: concurrent writers converge on the newest."""
+    return _write_if(
+        _table().put_item,
+        Item=_attendance_item(activity_id, badge_id, attendance, scan_count),
+        ConditionExpression=Attr("PK").not_exists()
+        | Attr("scan_count").not_exists()
+        | Attr("scan_count").lte(scan_count),
+    )
 
 
 def _attendance(item: dict[str, Any]) -> SessionAttendance:

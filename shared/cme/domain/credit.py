@@ -182,14 +182,16 @@ def attendance_from_walk(
                 ),
             )
             quarters = session_quarters(activity, session, seconds, faculty=faculty)
-            results[session.session_id] = SessionAttendance(
+            attendance = SessionAttendance(
                 session_id=session.session_id,
                 seconds=seconds,
                 credit_seconds=session.credit_seconds,
                 faculty=faculty,
                 credits={t: from_quarters(q) for t, q in quarters.items()},
-                explanation=_explain(activity, session, walk, counting, faculty, quarters),
+                basis=_explain(activity, session, walk, counting, faculty, quarters),
+                capped=_capped(activity, seconds, quarters),
             )
+            results[session.session_id] = attendance.model_copy(update={"explanation": explanation_for(attendance)})
     order = {s.session_id: (s.start, s.session_id) for s in activity.sessions}
     return {sid: results[sid] for sid in sorted(results, key=order.__getitem__)}
 
@@ -294,24 +296,32 @@ def explain_anomaly(anomaly: Anomaly, zone: ZoneInfo) -> str:
 
 
 def explain_anomalies(walk: PresenceWalk, shown_session_ids: Collection[str] = ()) -> list[str]:
-    """Sentences for the anomalies no shown session's explanation mentions already."""
+    """Sentences, in time order, for the scans no shown session's explanation mentions: ignored exits
+    outside those sessions, and entries that covered no session at all (a room with nothing after)."""
     zone = ZoneInfo(walk.timezone)
-    return [
-        _capitalize(explain_anomaly(a, zone)) + "."
+    notes = [
+        (a.at, _capitalize(explain_anomaly(a, zone)) + ".")
         for a in walk.anomalies
         if a.session_id is None or a.session_id not in shown_session_ids
     ]
+    notes.extend(
+        (p.start, f"Entry scan at {p.room} {_clock(p.start, zone)}: no session in that room afterwards, not counted.")
+        for p in walk.presences
+        if not p.covered
+    )
+    return [text for _, text in sorted(notes)]
 
 
 def _capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _credit_phrase(quarters: Mapping[str, int], capped: bool) -> str:
-    amounts = {t: from_quarters(q) for t, q in quarters.items()}
+def credit_phrase(amounts: Mapping[str, Decimal], capped: Collection[str] = ()) -> str:
+    """ "1.5 credits, the session's maximum (ANCC 1.25)" or "ANCC 1.75, participation hours 2.0": the
+    credit part of an explanation, for the types in `amounts` (all of a session's, or a learner's)."""
     if "AMA_PRA_1" in amounts:
         main = amounts["AMA_PRA_1"]
-        phrase = f"{format_credit(main)} credits" + (", the session's maximum" if capped else "")
+        phrase = f"{format_credit(main)} credits" + (", the session's maximum" if "AMA_PRA_1" in capped else "")
         # Other designated types always show; derived ones only when their own rounding made them differ.
         others = [
             f"{TYPE_LABELS[t]} {format_credit(v)}"
@@ -321,7 +331,23 @@ def _credit_phrase(quarters: Mapping[str, int], capped: bool) -> str:
         return phrase + (f" ({', '.join(others)})" if others else "")
     if not amounts:
         return "no credit designated"
-    return ", ".join(f"{TYPE_LABELS[t]} {format_credit(v)}" for t, v in amounts.items())
+    parts = [
+        f"{TYPE_LABELS[t]} {format_credit(v)}" + (", the session's maximum" if t in capped and i == 0 else "")
+        for i, (t, v) in enumerate(amounts.items())
+    ]
+    return ", ".join(parts)
+
+
+def explanation_for(attendance: SessionAttendance, types: Collection[str] | None = None) -> str:
+    """The sentence for one session, its credit part in `types` only (a learner's eligible types)."""
+    if not attendance.basis:
+        return attendance.explanation
+    amounts = {t: Decimal(str(v)) for t, v in attendance.credits.items() if types is None or t in types}
+    if types is not None:
+        order = [t for t in CREDIT_TYPES if t in amounts]
+        amounts = {t: amounts[t] for t in order}
+    phrase = credit_phrase(amounts, attendance.capped) if amounts or types is None else "none of your credit types"
+    return f"{attendance.basis}: {_duration(attendance.seconds)} → {phrase}"
 
 
 def _explain(
@@ -332,6 +358,7 @@ def _explain(
     faculty: bool,
     quarters: Mapping[str, int],
 ) -> str:
+    """The clauses saying how the session's seconds were counted (the explanation before its credit)."""
     zone = activity.zone
     window = (session.start, session.end)
     presences = [p for p in walk.presences if p.room == session.room and _overlaps((p.start, p.end), window)]
@@ -364,14 +391,16 @@ def _explain(
         )
     if not clauses:
         clauses.append(f"attended {session.title}")
-    # Say so when the session's designation, not the time, limited the credit.
-    capped = (
-        "AMA_PRA_1" in quarters
-        and quarters["AMA_PRA_1"] > 0
-        and quarters_for(counting.seconds, rounding_of(activity.policy, "AMA_PRA_1")) > quarters["AMA_PRA_1"]
-    )
-    phrase = _credit_phrase(quarters, capped)
-    return f"{_capitalize('; '.join(clauses))}: {_duration(counting.seconds)} → {phrase}"
+    return _capitalize("; ".join(clauses))
+
+
+def _capped(activity: Activity, seconds: int, quarters: Mapping[str, int]) -> list[str]:
+    """The time-based types whose designation, not the time attended, limited the credit."""
+    return [
+        t
+        for t, q in quarters.items()
+        if t not in ALL_OR_NOTHING_TYPES and q > 0 and quarters_for(seconds, rounding_of(activity.policy, t)) > q
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -527,8 +556,10 @@ __all__ = [
     "attendance_from_walk",
     "claimable",
     "claimable_totals",
+    "credit_phrase",
     "eligible_types",
     "explain_anomalies",
+    "explanation_for",
     "quarters_for",
     "resolve_claims",
     "rounding_of",

@@ -337,7 +337,12 @@ class SessionAttendance(Model):
     credit_seconds: int
     faculty: bool = False
     credits: dict[str, Decimal] = Field(default_factory=dict)
+    #: The sentence for every credit type of the session (reports, the organizer).
     explanation: str = ""
+    #: How the seconds were counted, and the types the designation capped: a learner's sentence is
+    #: built from these with their own credit types (`credit.explanation_for`).
+    basis: str = ""
+    capped: list[str] = Field(default_factory=list)
 
     @property
     def minutes(self) -> int:

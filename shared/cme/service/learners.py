@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +19,12 @@ from cme.domain.credit import (
     claimable,
     claimable_totals,
     eligible_types,
+    explain_anomalies,
+    explanation_for,
     resolve_claims,
 )
 from cme.domain.models import Activity, Attendee, EvaluationQuestion, EvaluationSubmission, SessionAttendance
+from cme.domain.presence import walk_presence
 from cme.errors import NotFound, Unprocessable
 from cme.service.evaluation_form import default_questions, validate_answers
 
@@ -33,15 +37,17 @@ class LearnerRecord:
     evaluations: dict[str | None, dict[str, Any]]
     types: list[str]
     claim: dict[str, Any] | None = None
+    scan_items: list[dict[str, Any]] | None = None
 
     @property
     def evaluated(self) -> set[str | None]:
         return set(self.evaluations)
 
 
-def load_learner(activity_id: str, badge_id: str) -> LearnerRecord:
+def load_learner(activity_id: str, badge_id: str, *, with_scans: bool = False) -> LearnerRecord:
     (activity, states), items = both(
-        lambda: store.activity_and_states(activity_id), lambda: store.attendee_items(activity_id, badge_id)
+        lambda: store.activity_and_states(activity_id),
+        lambda: store.attendee_items(activity_id, badge_id, with_scans=with_scans),
     )
     if activity is None or not items.get("PROFILE"):
         raise NotFound("no such learner")
@@ -61,6 +67,7 @@ def load_learner(activity_id: str, badge_id: str) -> LearnerRecord:
         evaluations=store.evaluations_from_items(items.get("EVAL", [])),
         types=eligible_types(activity, attendee.profession),
         claim=store.claim_from_item(claims[0]) if claims else None,
+        scan_items=items.get("SCAN", []) if with_scans else None,
     )
 
 
@@ -75,8 +82,9 @@ def _evaluation_state(record: LearnerRecord, session_id: str, earns: bool) -> st
     return "submitted" if scope in record.evaluations else "pending"
 
 
-def learner_view(activity_id: str, badge_id: str, base_url: str) -> dict[str, Any]:
-    record = load_learner(activity_id, badge_id)
+def learner_view(activity_id: str, badge_id: str, base_url: str, *, for_organizer: bool = False) -> dict[str, Any]:
+    """`GET /me`; the organizer's attendee view adds the attendee's scans for the help desk."""
+    record = load_learner(activity_id, badge_id, with_scans=True)
     activity, attendee = record.activity, record.attendee
     unlocked = claimable(activity, record.attendances, record.evaluated, record.types)
     titles = {s.session_id: s for s in activity.sessions}
@@ -99,7 +107,7 @@ def learner_view(activity_id: str, badge_id: str, base_url: str) -> dict[str, An
                 },
                 "evaluation": _evaluation_state(record, session.session_id, any(v > 0 for v in credits.values())),
                 "faculty": attendance.faculty,
-                "explanation": attendance.explanation,
+                "explanation": explanation_for(attendance, record.types),
             }
         )
     claim = record.claim
@@ -117,7 +125,11 @@ def learner_view(activity_id: str, badge_id: str, base_url: str) -> dict[str, An
             "verify_url": f"{base_url}/verify/{cid}?version={version}",
             "mail": current.get("mail_state", "pending"),
         }
-    return {
+    scans = [store.scan_from_item(item) for item in record.scan_items or []]
+    notes = explain_anomalies(
+        walk_presence(activity, scans), record.attendances.keys() & {str(s["session_id"]) for s in sessions}
+    )
+    view: dict[str, Any] = {
         "attendee": {
             "badge_id": attendee.badge_id,
             "name": attendee.display_name,
@@ -140,7 +152,28 @@ def learner_view(activity_id: str, badge_id: str, base_url: str) -> dict[str, An
         "claimed_total": {k: Decimal(str(v)) for k, v in (claim["totals"] if claim else {}).items()},
         "claim_version": int(claim["version"]) if claim else None,
         "certificate": certificate,
+        "notes": notes,
     }
+    if for_organizer:
+        view["scans"] = _scan_log(activity, record.scan_items or [])
+    return view
+
+
+def _scan_log(activity: Activity, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every accepted scan in time order, as the door devices sent it, in the activity's time zone."""
+    zone = activity.zone
+    return [
+        {
+            "scan_id": item["scan_id"],
+            "room": item["room"],
+            "direction": item["direction"],
+            "at": datetime.fromtimestamp(int(item["at"]), zone).isoformat(),
+            "session_id": item.get("session_id"),
+            "device_id": item.get("device_id"),
+            "received_at": item.get("received_at"),
+        }
+        for item in sorted(items, key=lambda i: (int(i["at"]), str(i["scan_id"])))
+    ]
 
 
 def evaluation_form(activity_id: str, badge_id: str, session_id: str | None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ at the time the badge was really scanned."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,15 +49,45 @@ def authenticate_device(token: str | None) -> dict[str, Any]:
 
 
 def _result(
-    scan_id: Any, status: str, reason: str | None = None, name: str | None = None, session: str | None = None
+    scan_id: Any,
+    status: str,
+    reason: str | None = None,
+    name: str | None = None,
+    session: str | None = None,
+    message: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    result = {
         "scan_id": scan_id if isinstance(scan_id, str) else None,
         "status": status,
         "reason": reason,
         "attendee_name": name,
         "session_id": session,
     }
+    if message is not None:
+        result["message"] = message  # for the door screen and the device's log: what to fix
+    return result
+
+
+def _invalid_message(raw: Any, exc: ValidationError | None) -> str:
+    if exc is None:
+        return "each scan must be a JSON object"
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False)[:3]:
+        field = ".".join(str(part) for part in error["loc"]) or "scan"
+        problems.append(f"{field}: {str(error['msg']).removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
+def _refusal_message(reason: str, activity: Activity, scan: Scan, latest: datetime) -> str:
+    if reason == "unknown_badge":
+        return f"badge {scan.badge_id} is not on this activity's roster"
+    if reason == "unknown_room":
+        return f"no session of this activity is held in room {scan.room}"
+    if reason == "unknown_session":
+        return f"no session {scan.session_id} in this activity"
+    if scan.scanned_at > latest:
+        return "scanned_at is in the future: check the device's clock"
+    return f"scanned_at is outside the activity's dates ({activity.starts_on} to {activity.ends_on})"
 
 
 def _reason_for_place(activity: Activity, scan: Scan) -> tuple[str | None, str | None]:
@@ -90,11 +120,14 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
         raise NotFound(f"no activity {activity_id!r}")
 
     parsed: list[Scan | None] = []
+    problems: list[str] = []
     for raw in raw_scans:
         try:
             parsed.append(Scan.model_validate(raw))
-        except ValidationError:
+            problems.append("")
+        except ValidationError as exc:
             parsed.append(None)
+            problems.append(_invalid_message(raw, exc if isinstance(raw, dict) else None))
     attendees = store.get_attendees(activity_id, [s.badge_id for s in parsed if s is not None])
 
     now = clock.now()
@@ -104,10 +137,11 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
     by_room = sessions_by_room(activity)
     results: list[dict[str, Any]] = []
     writes: list[tuple[int, Scan, DoorScan, str | None, str]] = []  # (result index, scan, stored form, session, name)
-    seen: set[tuple[str, str]] = set()
-    for raw, scan in zip(raw_scans, parsed, strict=True):
+    seen: set[str] = set()
+    for raw, scan, problem in zip(raw_scans, parsed, problems, strict=True):
         if scan is None:
-            results.append(_result(raw.get("scan_id") if isinstance(raw, dict) else None, "rejected", "invalid"))
+            scan_id = raw.get("scan_id") if isinstance(raw, dict) else None
+            results.append(_result(scan_id, "rejected", "invalid", message=problem))
             continue
         room, reason = _reason_for_place(activity, scan)
         attendee = attendees.get(scan.badge_id)
@@ -117,7 +151,9 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
         if reason is None and (scan.scanned_at > latest or not activity.starts_on <= local_day <= activity.ends_on):
             reason = "outside_activity"
         if reason is not None or room is None or attendee is None:
-            results.append(_result(scan.scan_id, "rejected", reason or "invalid"))
+            reason = reason or "invalid"
+            message = _refusal_message(reason, activity, scan, latest)
+            results.append(_result(scan.scan_id, "rejected", reason, message=message))
             continue
         door_scan = DoorScan(scan_id=scan.scan_id, room=room, at=epoch(scan.scanned_at), direction=scan.direction)
         covered = (
@@ -127,9 +163,9 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
         )
         session_id = scan.session_id or (covered[0].session_id if covered else None)
         results.append(_result(scan.scan_id, "duplicate", None, attendee.greeting_name, session_id))
-        if (scan.badge_id, scan.scan_id) in seen:
+        if scan.scan_id in seen:
             continue  # repeated within this request: the first one in request order is the one stored
-        seen.add((scan.badge_id, scan.scan_id))
+        seen.add(scan.scan_id)
         writes.append((len(results) - 1, scan, door_scan, session_id, attendee.greeting_name))
 
     def write(entry: tuple[int, Scan, DoorScan, str | None, str]) -> bool:

@@ -122,7 +122,7 @@ CASES: list[tuple[str, str, list[tuple[str, str, str]], dict[str, Any], dict[str
         {},
         {"S1": (90, {"PARTICIPATION": "1.5"}), "S2": (115, {"ANCC": "1.75", "PARTICIPATION": "2"})},
         {"ANCC": "1.75", "PARTICIPATION": "3.5"},
-        ["115 min → ANCC 1.75, participation hours 2.0", "90 min → participation hours 1.5"],
+        ["115 min → 1.75 ANCC contact hours, 2.0 hours of participation", "90 min → 1.5 hours of participation"],
     ),
 ]
 

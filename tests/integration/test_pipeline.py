@@ -401,3 +401,36 @@ def test_late_scans_that_lower_credit_put_the_learner_on_the_review_list(finaliz
     assert store.current_certificate_version(cid) == 1
     status, me, _ = handlers.learner("GET", "/me", token)
     assert me["credits_total"] == {"AMA_PRA_1": 2.5} and me["certificate"]["credits"] == {"AMA_PRA_1": 3.5}
+
+
+def test_late_scans_that_raise_credit_let_the_learner_claim_again(finalized, handlers, stack):
+    from cme.adapters import store
+    from cme.auth import certificate_id
+
+    first = [scan("pa1", "B-1003", "Hall-A", "08:10"), scan("pa2", "B-1003", "Hall-A", "08:40", direction="exit")]
+    handlers.scans({"activity_id": finalized, "scans": first}, token=stack.scanner_token)
+    stack.settle()
+    token = _learner_token(finalized, "B-1003")
+    _evaluate(handlers, token, {"answers": answers(), "attest": True})
+    stack.settle()
+    cid = certificate_id(finalized, "B-1003")
+    assert store.get_certificate(cid)["credits"] == {"AAPA_1": Decimal("0.5"), "PARTICIPATION": Decimal("0.5")}
+
+    # Another Hall-A door's backlog arrives: she came back at 08:45 and stayed to the end of S1.
+    late = [scan("pa3", "B-1003", "Hall-A", "08:45")]
+    handlers.scans({"activity_id": finalized, "scans": late}, token=stack.scanner_token)
+    stack.settle()
+    status, me, _ = handlers.learner("GET", "/me", token)
+    assert status == 200
+    assert me["claimable_total"] == {"AAPA_1": 1.25, "PARTICIPATION": 1.25}
+    assert me["claimed_total"] == {"AAPA_1": 0.5, "PARTICIPATION": 0.5}
+    assert me["certificate"]["version"] == 1  # nothing changed on its own
+    assert me["sessions"][0]["explanation"] == (
+        "Entered Hall-A 08:10; exited 08:40; entered Hall-A 08:45; no exit scan; session ended 09:30: "
+        "75 min → 1.25 AAPA Category 1 CME credits, 1.25 hours of participation"
+    )
+
+    _evaluate(handlers, token, {"answers": answers(), "attest": True})
+    stack.settle()
+    assert store.current_certificate_version(cid) == 2
+    assert store.get_certificate(cid)["credits"] == {"AAPA_1": Decimal("1.25"), "PARTICIPATION": Decimal("1.25")}

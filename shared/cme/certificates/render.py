@@ -52,6 +52,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from cme.domain.models import CREDIT_NAMES
+
 if TYPE_CHECKING:  # pragma: no cover
     from fpdf import FPDF
 
@@ -170,14 +172,6 @@ class CertificateDocument:
 CREDIT_ORDER: tuple[str, ...] = ("AMA_PRA_1", "ANCC", "ACPE", "AAPA_1", "IPCE", "PARTICIPATION")
 
 # code -> (singular, plural). AMA's name is italic with a superscript ™ in the PDF.
-_CREDIT_NAMES: dict[str, tuple[str, str]] = {
-    "AMA_PRA_1": ("AMA PRA Category 1 Credit", "AMA PRA Category 1 Credits"),
-    "ANCC": ("ANCC contact hour", "ANCC contact hours"),
-    "ACPE": ("ACPE contact hour", "ACPE contact hours"),
-    "AAPA_1": ("AAPA Category 1 CME credit", "AAPA Category 1 CME credits"),
-    "IPCE": ("IPCE credit", "IPCE credits"),
-    "PARTICIPATION": ("hour of participation", "hours of participation"),
-}
 _TM = "™"
 
 FORMAT_WORDS = {"live": "live activity", "enduring": "enduring material"}
@@ -195,7 +189,7 @@ def format_amount(amount: Decimal) -> str:
 
 def credit_name(code: str, amount: Decimal) -> str:
     """The credit's name for that amount, without the number: "AMA PRA Category 1 Credits™"."""
-    singular, plural = _CREDIT_NAMES.get(code, (code, code))
+    singular, plural = CREDIT_NAMES.get(code, (code, code))
     name = singular if amount == 1 else plural
     return name + _TM if code == "AMA_PRA_1" else name
 
@@ -239,7 +233,7 @@ Run = tuple[str, str]
 
 
 def _ama_runs(amount: Decimal) -> list[Run]:
-    singular, plural = _CREDIT_NAMES["AMA_PRA_1"]
+    singular, plural = CREDIT_NAMES["AMA_PRA_1"]
     return [(singular if amount == 1 else plural, "I"), (_TM, "SUP")]
 
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from cme.domain.models import (
     ALL_OR_NOTHING_TYPES,
+    CREDIT_NAMES,
     CREDIT_TYPES,
     DERIVED_TYPES,
     Activity,
@@ -332,7 +333,8 @@ def credit_phrase(amounts: Mapping[str, Decimal], capped: Collection[str] = ()) 
     if not amounts:
         return "no credit designated"
     parts = [
-        f"{TYPE_LABELS[t]} {format_credit(v)}" + (", the session's maximum" if t in capped and i == 0 else "")
+        f"{format_credit(v)} {CREDIT_NAMES[t][0 if v == 1 else 1]}"
+        + (", the session's maximum" if t in capped and i == 0 else "")
         for i, (t, v) in enumerate(amounts.items())
     ]
     return ", ".join(parts)

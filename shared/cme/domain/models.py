@@ -27,6 +27,15 @@ CreditType = Literal["AMA_PRA_1", "ANCC", "ACPE", "AAPA_1", "IPCE", "PARTICIPATI
 CREDIT_TYPES: tuple[str, ...] = ("AMA_PRA_1", "ANCC", "ACPE", "AAPA_1", "IPCE", "PARTICIPATION")
 #: Types that take their value from the session's AMA_PRA_1 computation (credit-rules.md §3.5).
 DERIVED_TYPES: tuple[str, ...] = ("AAPA_1", "PARTICIPATION")
+#: What each credit type is called, singular and plural (certificates, mail, explanations).
+CREDIT_NAMES: dict[str, tuple[str, str]] = {
+    "AMA_PRA_1": ("AMA PRA Category 1 Credit", "AMA PRA Category 1 Credits"),
+    "ANCC": ("ANCC contact hour", "ANCC contact hours"),
+    "ACPE": ("ACPE contact hour", "ACPE contact hours"),
+    "AAPA_1": ("AAPA Category 1 CME credit", "AAPA Category 1 CME credits"),
+    "IPCE": ("IPCE credit", "IPCE credits"),
+    "PARTICIPATION": ("hour of participation", "hours of participation"),
+}
 #: Types earned whole or not at all (credit-rules.md §3.4).
 ALL_OR_NOTHING_TYPES: tuple[str, ...] = ("ACPE",)
 #: Types designated per session (everything but the derived ones).

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 
-.PHONY: demo test lint unit integration e2e local build bench clean
+.PHONY: demo test lint unit integration e2e browser local build bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -33,6 +33,9 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e -q
+
+browser: $(STAMP)
+	$(BIN)/pytest tests/browser -q
 
 bench: $(STAMP)
 	$(BIN)/cme bench

@@ -1,6 +1,6 @@
 """The whole test suite, layer by layer, each within its time budget (the suite must stay < 15 min).
 
-Lint and types first (ruff, mypy on shared/), then unit → integration → end-to-end. A layer that
+Lint and types first (ruff, mypy on shared/), then unit → integration → end-to-end → browser. A layer that
 overruns its budget fails the run: budgets catch a suite that grows slow, they time no product code."""
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ LAYERS = [
     ("unit", [str(BIN / "pytest"), "tests/unit", "-q", "-p", "no:cacheprovider"], 240),
     ("integration", [str(BIN / "pytest"), "tests/integration", "-q", "-p", "no:cacheprovider"], 300),
     ("e2e", [str(BIN / "pytest"), "tests/e2e", "-q", "-p", "no:cacheprovider"], 300),
+    # Real headless Chromium (Debian's) on the pages; skipped without it, except under CI=true where it fails.
+    ("browser", [str(BIN / "pytest"), "tests/browser", "-q", "-p", "no:cacheprovider"], 180),
 ]
 
 

@@ -52,7 +52,10 @@ def post_attendees(activity_id: str) -> Response:
     _authorized(activity_id)
     _existing(activity_id)
     rows = parse_roster(raw_body(app), content_type(app))
-    return json_response(200, upsert_roster(activity_id, rows))
+    flag = (app.current_event.get_query_string_value("send_links") or "true").strip().lower()
+    if flag not in ("true", "false"):
+        raise Unprocessable("send_links must be true or false", [{"field": "send_links", "message": flag[:40]}])
+    return json_response(200, upsert_roster(activity_id, rows, send_links=flag == "true"))
 
 
 @app.post("/activities/<activity_id>/devices")

@@ -405,11 +405,17 @@ class _Demo:
                 self._error(f"certificate of {plan.badge_id}", error)
         self.log(f"certificates: {certificates} downloaded to {certificates_dir}")
 
-        messages = (self.organizer.get("/_local/mail") or {}).get("messages", [])
-        for number, message in enumerate(messages, 1):
-            name = f"{number:05d}-{_safe_name(str(message.get('message_id', number)))}.eml"
-            (mail_dir / name).write_text(message.get("raw", ""), encoding="utf-8")
-        self.log(f"mail: {len(messages)} messages written to {mail_dir}")
+        everything = (self.organizer.get("/_local/mail") or {}).get("messages", [])
+        # Certificate mails carry the PDF; the others are sign-in links (registration, requests).
+        messages = [m for m in everything if "application/pdf" in m.get("raw", "")]
+        links = [m for m in everything if "application/pdf" not in m.get("raw", "")]
+        links_dir = mail_dir / "links"
+        links_dir.mkdir(parents=True, exist_ok=True)
+        for folder, batch in ((mail_dir, messages), (links_dir, links)):
+            for number, message in enumerate(batch, 1):
+                name = f"{number:05d}-{_safe_name(str(message.get('message_id', number)))}.eml"
+                (folder / name).write_text(message.get("raw", ""), encoding="utf-8")
+        self.log(f"mail: {len(messages)} certificate mails written to {mail_dir}, {len(links)} sign-in link mails")
 
         dashboard = self.organizer.get(f"/activities/{self.activity_id}/dashboard")
         sessions = dashboard.get("sessions", [])
@@ -427,6 +433,7 @@ class _Demo:
             "credits_claimed": {t: float(v) for t, v in sorted(claimed.items())},
             "certificates": certificates,
             "mails": len(messages),
+            "link_mails": len(links),
             "dashboard": dashboard.get("totals", {}),
             "errors": len(self.errors),
             "error_samples": self.errors[:20],

@@ -45,7 +45,11 @@ def new_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         logger.info("request refused", extra={"status": exc.status, "code": exc.code})
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(ValidationError)
     def _invalid(exc: ValidationError) -> Response:

@@ -56,8 +56,10 @@ def issue_learner_token(activity_id: str, badge_id: str, expires_at: datetime) -
     return f"{_LEARNER_PREFIX}.{payload}.{signature}"
 
 
-def read_learner_token(token: str) -> Learner:
-    """A valid, unexpired token's learner; anything else is 401 with one message (no oracle)."""
+def read_learner_token(token: str, *, allow_expired: bool = False) -> Learner:
+    """A valid, unexpired token's learner; anything else is 401 with one message (no oracle).
+    `allow_expired`: an authentic but expired token still names its activity (for the "send me a new
+    link" page); never use it to show a learner anything."""
     try:
         prefix, payload, signature = token.split(".")
         if prefix != _LEARNER_PREFIX:
@@ -68,9 +70,24 @@ def read_learner_token(token: str) -> Learner:
         learner = Learner(activity_id, badge_id, int(expires))
     except (ValueError, UnicodeDecodeError) as exc:
         raise Unauthorized("the sign-in link is not valid", code="invalid_token") from exc
-    if learner.expires_at <= clock.now().timestamp():
+    if learner.expires_at <= clock.now().timestamp() and not allow_expired:
         raise Unauthorized("the sign-in link has expired; ask for a new one", code="expired_token")
     return learner
+
+
+def csrf_token(session_token: str) -> str:
+    """The form token bound to one learner session (double submit, keyed: it cannot be forged)."""
+    return _b64(_mac("csrf", session_token)[:18])
+
+
+def csrf_ok(session_token: str, submitted: str | None) -> bool:
+    return bool(submitted) and hmac.compare_digest(csrf_token(session_token), str(submitted))
+
+
+def email_key(email: str) -> str:
+    """A keyed digest of an address (case and surrounding spaces ignored): the roster's email index
+    and the login events carry this, never the address."""
+    return _mac("email", email.strip().casefold()).hex()[:40]
 
 
 # ---- scanner devices ------------------------------------------------------------------------------

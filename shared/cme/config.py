@@ -24,8 +24,16 @@ class Settings(BaseModel):
     stage: str = "prod"
     #: Seconds a scan may be dated ahead of the server clock (device clock skew).
     scan_clock_skew_seconds: int = 300
-    #: How long a learner's magic link stays valid.
+    #: How long a learner's magic link stays valid; a link mailed at registration lasts this long
+    #: after the activity ends.
     learner_link_days: int = 30
+    #: How long a link asked for on the sign-in page stays valid.
+    login_link_hours: int = 24
+    #: How long the learner's session cookie lasts after a link was opened.
+    learner_session_days: int = 30
+    #: Sign-in link requests allowed per address per hour, and per client address per hour.
+    login_per_email_per_hour: int = 5
+    login_per_ip_per_hour: int = 30
     #: Presigned certificate download URLs live this long (contract: at most 15 minutes).
     download_url_seconds: int = 600
 

@@ -23,14 +23,20 @@ class PoisonMessage(ValueError):
     """A message that can never succeed (not an event of the expected type)."""
 
 
-def eventbridge_detail(record: SQSRecord, detail_type: str) -> dict[str, Any]:
+def eventbridge_detail(record: SQSRecord, detail_type: str | tuple[str, ...]) -> dict[str, Any]:
+    return typed_detail(record, detail_type)[1]
+
+
+def typed_detail(record: SQSRecord, detail_type: str | tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """(detail-type, detail) of a cme event of one of the expected types."""
+    expected = (detail_type,) if isinstance(detail_type, str) else detail_type
     event = json.loads(record.body)
-    if not isinstance(event, dict) or event.get("detail-type") != detail_type or event.get("source") != "cme":
-        raise PoisonMessage(f"expected a cme {detail_type} event")
+    if not isinstance(event, dict) or event.get("detail-type") not in expected or event.get("source") != "cme":
+        raise PoisonMessage(f"expected a cme {' or '.join(expected)} event")
     detail = event.get("detail")
     if not isinstance(detail, dict):
         raise PoisonMessage("the event has no detail object")
-    return detail
+    return str(event["detail-type"]), detail
 
 
 def sqs_event_consumer(detail_type: str, handle: DetailHandler) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -38,6 +44,24 @@ def sqs_event_consumer(detail_type: str, handle: DetailHandler) -> Callable[[dic
 
     def record_handler(record: SQSRecord) -> Any:
         return handle(eventbridge_detail(record, detail_type))
+
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return dict(
+            process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        )
+
+    return handler
+
+
+def typed_sqs_event_consumer(
+    detail_types: tuple[str, ...], handle: Callable[[str, dict[str, Any]], Any]
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """As `sqs_event_consumer`, for a queue fed by several event types: `handle(detail_type, detail)`."""
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def record_handler(record: SQSRecord) -> Any:
+        return handle(*typed_detail(record, detail_types))
 
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -107,6 +107,8 @@ def test_cme_demo_produces_certificates_and_mails_that_agree(tmp_path):
     mails = sorted((out / "mail").glob("*.eml"))
     assert len(pdfs) == summary["certificates"] == summary["dashboard"]["certificates_issued"] > 0
     assert len(mails) == summary["mails"] == summary["dashboard"]["emails_sent"]
+    # Every registered attendee got a sign-in link when the roster was imported.
+    assert summary["link_mails"] == len(list((out / "mail" / "links").glob("*.eml"))) == summary["attendees"]
     attached = {}
     for path in mails:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)

@@ -265,8 +265,12 @@ class FakeStore:
         self.asked.append((activity_id, list(badge_ids)))
         return {b for b in badge_ids if b in self.known}
 
-    def put_attendees(self, activity_id: str, attendees: list[Attendee]) -> int:
+    def put_attendees(
+        self, activity_id: str, attendees: list[Attendee], *, email_keys: dict[str, str], send_links: bool
+    ) -> int:
         self.stored.append((activity_id, list(attendees)))
+        self.email_keys = dict(email_keys)
+        self.send_links = send_links
         return len(attendees)
 
 
@@ -275,6 +279,7 @@ def fake_store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
     fake = FakeStore(known=set())
     monkeypatch.setattr(store, "existing_badges", fake.existing_badges)
     monkeypatch.setattr(store, "put_attendees", fake.put_attendees)
+    monkeypatch.setattr(roster, "email_key", lambda email: f"key:{email.strip().casefold()}")
     assert roster.store is store  # the service reaches the store through the module
     return fake
 

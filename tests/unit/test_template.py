@@ -31,6 +31,7 @@ FUNCTION_FOLDERS = {
     "OnEvaluationFunction": "on_evaluation",
     "IssueCertificateFunction": "issue_certificate",
     "SendCertificateMailFunction": "send_certificate_mail",
+    "SendLearnerLinkFunction": "send_learner_link",
 }
 
 #: consumer function -> (queue, its DLQ)
@@ -40,15 +41,17 @@ QUEUE_CONSUMERS = {
     "OnEvaluationFunction": ("EvaluationQueue", "EvaluationDLQ"),
     "IssueCertificateFunction": ("CertificateQueue", "CertificateDLQ"),
     "SendCertificateMailFunction": ("MailQueue", "MailDLQ"),
+    "SendLearnerLinkFunction": ("LinkQueue", "LinkDLQ"),
 }
 
 #: rule -> (detail-type it matches, queue it targets)
 RULES = {
-    "CheckInScannedRule": ("CheckInScanned", "CheckInQueue"),
-    "SessionEndedRule": ("SessionEnded", "SessionEndQueue"),
-    "EvaluationSubmittedRule": ("EvaluationSubmitted", "EvaluationQueue"),
-    "ClaimRecordedRule": ("ClaimRecorded", "CertificateQueue"),
-    "CertificateIssuedRule": ("CertificateIssued", "MailQueue"),
+    "CheckInScannedRule": (["CheckInScanned"], "CheckInQueue"),
+    "SessionEndedRule": (["SessionEnded"], "SessionEndQueue"),
+    "EvaluationSubmittedRule": (["EvaluationSubmitted"], "EvaluationQueue"),
+    "ClaimRecordedRule": (["ClaimRecorded"], "CertificateQueue"),
+    "CertificateIssuedRule": (["CertificateIssued"], "MailQueue"),
+    "LearnerLinkRule": (["LearnerRegistered", "LoginLinkRequested"], "LinkQueue"),
 }
 
 ORGANIZER = "OrganizerAuthorizer"
@@ -70,6 +73,15 @@ ROUTES = {
     "GET /me/evaluation-form": ("LearnerApiFunction", PUBLIC),
     "POST /evaluations": ("LearnerApiFunction", PUBLIC),
     "GET /certificates/{certificate_id}": ("LearnerApiFunction", PUBLIC),
+    "GET /l/{token}": ("LearnerApiFunction", PUBLIC),
+    "GET /l": ("LearnerApiFunction", PUBLIC),
+    "GET /l/evaluation": ("LearnerApiFunction", PUBLIC),
+    "POST /l/evaluation": ("LearnerApiFunction", PUBLIC),
+    "GET /l/evaluation/{session_id}": ("LearnerApiFunction", PUBLIC),
+    "POST /l/evaluation/{session_id}": ("LearnerApiFunction", PUBLIC),
+    "GET /l/certificate": ("LearnerApiFunction", PUBLIC),
+    "GET /login": ("LearnerApiFunction", PUBLIC),
+    "POST /login": ("LearnerApiFunction", PUBLIC),
     "GET /verify/{certificate_id}": ("PublicApiFunction", PUBLIC),
     "GET /health": ("PublicApiFunction", PUBLIC),
 }
@@ -92,7 +104,13 @@ GLOBAL_ENVIRONMENT = {
     "STAGE",
 }
 #: Only functions outside the HTTP API may reference it (else: a circular dependency).
-FUNCTIONS_WITH_PUBLIC_BASE_URL = {"IssueCertificateFunction", "SendCertificateMailFunction", "OnEvaluationFunction"}
+FUNCTIONS_WITH_PUBLIC_BASE_URL = {
+    "IssueCertificateFunction",
+    "SendCertificateMailFunction",
+    "OnEvaluationFunction",
+    "SendLearnerLinkFunction",
+}
+MAIL_SENDERS = ("SendCertificateMailFunction", "SendLearnerLinkFunction")
 
 FOURTEEN_DAYS = 14 * 24 * 3600
 
@@ -194,7 +212,7 @@ def test_environment_variable_contract(cfn: dict[str, Any]) -> None:
 def test_function_timeouts_and_memory(cfn: dict[str, Any]) -> None:
     functions = ts.resources_of_type(cfn, "AWS::Lambda::Function")
     for logical_id, function in functions.items():
-        expected_timeout = 60 if logical_id in ("IssueCertificateFunction", "SendCertificateMailFunction") else 15
+        expected_timeout = 60 if logical_id in ("IssueCertificateFunction", *MAIL_SENDERS) else 15
         expected_memory = 1024 if logical_id == "IssueCertificateFunction" else 512
         assert function["Properties"]["Timeout"] == expected_timeout, logical_id
         assert function["Properties"]["MemorySize"] == expected_memory, logical_id
@@ -229,10 +247,9 @@ def test_each_consumer_reads_its_queue(cfn: dict[str, Any]) -> None:
     assert wiring == {function: queue for function, (queue, _) in QUEUE_CONSUMERS.items()}
 
 
-def test_mail_consumer_is_throttled_for_ses(cfn: dict[str, Any]) -> None:
-    (mapping,) = (
-        m for m in _sqs_mappings(cfn).values() if _ref(m["Properties"]["FunctionName"]) == "SendCertificateMailFunction"
-    )
+@pytest.mark.parametrize("sender", MAIL_SENDERS)
+def test_mail_consumer_is_throttled_for_ses(cfn: dict[str, Any], sender: str) -> None:
+    (mapping,) = (m for m in _sqs_mappings(cfn).values() if _ref(m["Properties"]["FunctionName"]) == sender)
     assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 2
 
 
@@ -293,14 +310,14 @@ def test_every_queue_is_encrypted(cfn: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- events
-@pytest.mark.parametrize(("rule_id", "detail_type", "queue_id"), [(r, *v) for r, v in RULES.items()])
+@pytest.mark.parametrize(("rule_id", "detail_types", "queue_id"), [(r, *v) for r, v in RULES.items()])
 def test_rule_sends_its_detail_type_to_its_queue(
-    cfn: dict[str, Any], rule_id: str, detail_type: str, queue_id: str
+    cfn: dict[str, Any], rule_id: str, detail_types: list[str], queue_id: str
 ) -> None:
     resources = cfn["Resources"]
     rule = resources[rule_id]["Properties"]
     assert _ref(rule["EventBusName"]) == "EventBus"
-    assert rule["EventPattern"] == {"source": ["cme"], "detail-type": [detail_type]}
+    assert rule["EventPattern"] == {"source": ["cme"], "detail-type": detail_types}
     (target,) = rule["Targets"]
     assert _ref(target["Arn"]) == queue_id
     # ...and the queue lets exactly that rule send to it.
@@ -500,8 +517,9 @@ def test_no_allow_statement_grants_wildcard_actions(cfn: dict[str, Any]) -> None
     assert checked > 50
 
 
-def test_mail_sender_may_send_only_as_the_sender_identity(cfn: dict[str, Any]) -> None:
-    role = cfn["Resources"]["SendCertificateMailFunctionRole"]["Properties"]
+@pytest.mark.parametrize("sender", MAIL_SENDERS)
+def test_mail_sender_may_send_only_as_the_sender_identity(cfn: dict[str, Any], sender: str) -> None:
+    role = cfn["Resources"][f"{sender}Role"]["Properties"]
     statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     (ses,) = [s for s in statements if any(a.startswith("ses:") for a in _actions(s))]
     assert sorted(_actions(ses)) == ["ses:SendEmail", "ses:SendRawEmail"]
@@ -513,7 +531,7 @@ def test_mail_sender_may_send_only_as_the_sender_identity(cfn: dict[str, Any]) -
         for logical_id, statement in ts.iter_policy_statements(cfn)
         if any(a.startswith("ses:") for a in _actions(statement))
     }
-    assert other_roles == {"SendCertificateMailFunctionRole"}
+    assert other_roles == {f"{name}Role" for name in MAIL_SENDERS}
 
 
 def test_only_the_organizer_api_manages_schedules_and_passes_the_scheduler_role(cfn: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ meeting's writes:
   CERT#{c}           V#{n:06d}               a certificate version (mail state lives here)
   CERT#{c}           CURRENT                 the current version   GSI1: ACT#{a}#CERT#{k} / b
   DEVICE#{sha256}    DEVICE                  a scanner device token (hash only)
+  ACT#{a}#EMAIL#{k}  B#{b}                   roster address index (k: keyed digest of the address)
 """
 
 from __future__ import annotations
@@ -243,8 +244,31 @@ def existing_badges(activity_id: str, badge_ids: list[str]) -> set[str]:
     return {item["badge_id"] for item in _batch_get(keys)}
 
 
-def put_attendees(activity_id: str, attendees: list[Attendee]) -> int:
-    return _batch_put(_profile_item(activity_id, a) for a in attendees)
+def put_attendees(
+    activity_id: str, attendees: list[Attendee], *, email_keys: dict[str, str] | None = None, send_links: bool = True
+) -> int:
+    """Upsert roster rows, and index each address (by its keyed digest) for sign-in link requests.
+    `send_links`: a new attendee's insert becomes LearnerRegistered (their first sign-in link)."""
+    keys = email_keys or {}
+
+    def items() -> Iterator[dict[str, Any]]:
+        for attendee in attendees:
+            yield {**_profile_item(activity_id, attendee), "send_link": send_links}
+            if attendee.badge_id in keys:
+                yield {
+                    "PK": f"ACT#{activity_id}#EMAIL#{keys[attendee.badge_id]}",
+                    "SK": f"B#{attendee.badge_id}",
+                    "badge_id": attendee.badge_id,
+                }
+
+    _batch_put(items())
+    return len(attendees)
+
+
+def badges_for_email(activity_id: str, key: str) -> list[str]:
+    """Badges whose roster row had this address (check the profile: an address may have changed)."""
+    items = _query_all(KeyConditionExpression=Key("PK").eq(f"ACT#{activity_id}#EMAIL#{key}"))
+    return [str(item["badge_id"]) for item in items]
 
 
 def _attendee(item: dict[str, Any]) -> Attendee:
@@ -448,7 +472,12 @@ def get_claim(activity_id: str, badge_id: str) -> dict[str, Any] | None:
 
 
 def claim_from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {**item, "claimed": json.loads(item["claimed"]), "totals": json.loads(item["totals"])}
+    return {
+        **item,
+        "claimed": json.loads(item["claimed"]),
+        "totals": json.loads(item["totals"]),
+        "offered": json.loads(item.get("offered") or item["totals"]),
+    }
 
 
 def put_claim(
@@ -461,8 +490,10 @@ def put_claim(
     claimed: dict[str, dict[str, Decimal]],
     totals: dict[str, Decimal],
     claimed_at: str,
+    offered: dict[str, Decimal] | None = None,
 ) -> bool:
-    """Record claim `version` only over version-1 and only for a newer submission (idempotent)."""
+    """Record claim `version` only over version-1 and only for a newer submission (idempotent).
+    `offered`: the claimable totals when it was recorded (so later credit can be told from a choice)."""
     condition = (
         Attr("PK").not_exists()
         if version == 1
@@ -482,6 +513,7 @@ def put_claim(
             "submitted_at": submitted_at,
             "claimed": json.dumps(claimed, default=str),
             "totals": json.dumps(totals, default=str),
+            "offered": json.dumps(offered if offered is not None else totals, default=str),
             "claimed_at": claimed_at,
         },
         ConditionExpression=condition,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-__all__ = ["compose_certificate_mail", "subject_for"]
+__all__ = ["compose_certificate_mail", "compose_link_mail", "subject_for"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -105,4 +105,48 @@ def compose_certificate_mail(
     msg.set_boundary(f"=_mixed_{token}")
     alternative = next(part for part in msg.iter_parts() if part.get_content_type() == "multipart/alternative")
     alternative.set_boundary(f"=_alt_{token}")
+    return msg.as_bytes()
+
+
+def compose_link_mail(
+    *,
+    sender: str,
+    reply_to: str | None,
+    to: str,
+    learner_name: str,
+    activity_title: str,
+    link: str,
+    expires_on: str,
+    requested: bool,
+    configuration_set: str | None = None,
+) -> bytes:
+    """A sign-in link mail (text and HTML alternatives, no attachment), as raw MIME."""
+    title = " ".join(activity_title.split())
+    subject = f"Your sign-in link: {title}" if requested else f"Your CME credit page: {title}"
+    context = {
+        "subject": subject,
+        "preheader": "Your personal link to your CME credit and certificate.",
+        "learner_name": learner_name,
+        "activity_title": activity_title,
+        "link": link,
+        "expires_on": expires_on,
+        "requested": requested,
+    }
+    text = ENV.get_template("link.txt").render(context)
+    html = ENV.get_template("link.html").render(context)
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = sender
+    msg["To"] = Address(display_name=learner_name, addr_spec=to)
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    msg["Subject"] = subject
+    msg["Auto-Submitted"] = "auto-generated"
+    if configuration_set:
+        msg["X-SES-CONFIGURATION-SET"] = configuration_set
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for part in msg.walk():
+        if part is not msg:
+            del part["MIME-Version"]
+    msg.set_boundary(f"=_alt_{hashlib.sha256((text + html).encode()).hexdigest()[:32]}")
     return msg.as_bytes()

@@ -8,7 +8,7 @@ from typing import Any
 
 from cme import clock
 from cme.adapters import store
-from cme.domain.credit import claimable, resolve_claims
+from cme.domain.credit import claimable, claimable_totals, resolve_claims
 from cme.observability import logger
 from cme.service.learners import load_learner
 
@@ -50,6 +50,7 @@ def record_claim(activity_id: str, badge_id: str, evaluation_id: str, submitted_
         claimed=claimed,
         totals=totals,
         claimed_at=clock.iso(clock.now()),
+        offered=claimable_totals(record.activity, record.attendances, unlocked),
     )
     if not written:
         # Another delivery recorded a claim meanwhile; SQS redelivers this one and it converges.

@@ -150,6 +150,7 @@ def learner_view(activity_id: str, badge_id: str, base_url: str, *, for_organize
         "credits_total": activity_totals(activity, record.attendances, record.types),
         "claimable_total": claimable_totals(activity, record.attendances, unlocked),
         "claimed_total": {k: Decimal(str(v)) for k, v in (claim["totals"] if claim else {}).items()},
+        "claim_offered_total": {k: Decimal(str(v)) for k, v in (claim["offered"] if claim else {}).items()},
         "claim_version": int(claim["version"]) if claim else None,
         "certificate": certificate,
         "notes": notes,
@@ -264,3 +265,27 @@ def submit_evaluation(activity_id: str, badge_id: str, submission: EvaluationSub
         },
     )
     return {"evaluation_id": evaluation_id}
+
+
+def evaluation_page_data(activity_id: str, badge_id: str, session_id: str | None) -> dict[str, Any]:
+    """What the evaluation page shows: the questions, and per credit type and session the most the
+    learner can claim once this evaluation is in (the gate it unlocks applied)."""
+    record = load_learner(activity_id, badge_id)
+    scope_sessions = _scope_sessions(record, session_id)
+    questions = _questions(activity_id, record, scope_sessions)
+    unlocked = claimable(record.activity, record.attendances, record.evaluated | {session_id}, record.types)
+    options = {
+        credit_type: {sid: amount for sid, amount in by_session.items() if sid in scope_sessions}
+        for credit_type, by_session in unlocked.items()
+    }
+    titles = {s.session_id: s.title for s in record.activity.sessions}
+    return {
+        "activity": record.activity,
+        "form": {
+            "questions": [q.model_dump(exclude_none=True) for q in questions],
+            "attestation": attestation_text(record.activity),
+        },
+        "options": options,
+        "titles": titles,
+        "session_title": titles.get(session_id) if session_id else None,
+    }

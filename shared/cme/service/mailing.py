@@ -33,6 +33,15 @@ def credits_text(credits: dict[str, Any]) -> list[str]:
     return [credit_label(credit_type, Decimal(str(amount))) for credit_type, amount in credits.items()]
 
 
+def _download_token(record: dict[str, Any], attendee: Any) -> str:
+    from datetime import timedelta
+
+    from cme.auth import issue_learner_token
+
+    expires = clock.now() + timedelta(days=settings().learner_link_days)
+    return issue_learner_token(str(record["activity_id"]), attendee.badge_id, expires)
+
+
 def send_certificate_mail(certificate_id: str, version: int) -> dict[str, Any]:
     record = store.get_certificate(certificate_id, version)
     if record is None:
@@ -60,7 +69,8 @@ def send_certificate_mail(certificate_id: str, version: int) -> dict[str, Any]:
         learner_name=f"{attendee.given_name} {attendee.family_name}",
         activity_title=record["activity_title"],
         credits_text=credits_text(record["credits"]),
-        download_url=f"{base}/certificates/{certificate_id}",
+        # A sign-in link that lands on the download: the mail works on a phone with no session yet.
+        download_url=f"{base}/l/{_download_token(record, attendee)}?next=certificate",
         verify_url=f"{base}/verify/{certificate_id}?version={version}",
         version=version,
         pdf=pdf,

@@ -35,6 +35,8 @@ def event_for_change(
             )
         }
         return "CheckInScanned", {"activity_id": new["activity_id"], "scan": scan}
+    if sk == "PROFILE" and event_name == "INSERT" and new.get("send_link", True) and new.get("email"):
+        return "LearnerRegistered", {"activity_id": new["activity_id"], "badge_id": new["badge_id"]}
     if sk.startswith("ENDREQ#") and _changed(new, old, "requested_at"):
         return "SessionEnded", {
             "activity_id": new["activity_id"],

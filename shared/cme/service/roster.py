@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from cme.adapters import store
 from cme.api import validation_details
+from cme.auth import email_key
 from cme.domain.models import Attendee
 from cme.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -60,7 +61,7 @@ def parse_roster(body: bytes, content_type: str) -> list[Any]:
     return rows
 
 
-def upsert_roster(activity_id: str, rows: list[Any]) -> dict[str, Any]:
+def upsert_roster(activity_id: str, rows: list[Any], *, send_links: bool = True) -> dict[str, Any]:
     valid: dict[str, Attendee] = {}
     rejected: list[dict[str, Any]] = []
     for index, row in enumerate(rows, start=1):
@@ -73,5 +74,6 @@ def upsert_roster(activity_id: str, rows: list[Any]) -> dict[str, Any]:
             continue
         valid[attendee.badge_id] = attendee  # a later row for the same badge wins
     known = store.existing_badges(activity_id, list(valid)) if valid else set()
-    store.put_attendees(activity_id, list(valid.values()))
+    keys = {badge: email_key(a.email) for badge, a in valid.items() if a.email}
+    store.put_attendees(activity_id, list(valid.values()), email_keys=keys, send_links=send_links)
     return {"created": len(set(valid) - known), "updated": len(set(valid) & known), "rejected": rejected}

@@ -142,3 +142,45 @@ def test_pages_hold_at_200_percent_zoom_and_without_a_session(stack, learner_lin
         shot(page, "learner-link-sent")
     finally:
         stranger.close()
+
+
+def test_session_scope_faculty_rating_and_message_pages_are_accessible(stack, browser, shot, axe_check, expect):  # type: ignore[no-untyped-def]
+    from datetime import UTC, timedelta
+
+    from cme.auth import issue_learner_token
+
+    api = Api(stack)
+    activity_id = new_activity_id()
+    stack.set_clock(datetime.fromisoformat(at("07:00")))
+    body = worked_example_activity(policy={"evaluation_scope": "session"})
+    assert api.put_activity(activity_id, body).status == 201
+    assert api.post_roster(activity_id, roster_rows()).status == 200
+    stack.set_clock(datetime.fromisoformat(at("12:30")))
+    # Worked example 5: one exit spans S1 and S4, where F1 taught.
+    plan = [scan("f-1", "B-1001", "Hall-A", "08:00"), scan("f-2", "B-1001", "Hall-A", "10:45", direction="exit")]
+    assert api.post_scans(activity_id, plan).status == 200
+    stack.settle()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{stack.api_url}/l/{api.learner_token(activity_id, 'B-1001')}")
+        expect(page.get_by_role("heading", name="Next: evaluate your sessions")).to_be_visible()
+        page.get_by_role("link", name="Evaluate this session").nth(1).click()
+        expect(page.get_by_text("Annual Scientific Assembly 2027 · Antibiotic stewardship")).to_be_visible()
+        expect(page.get_by_role("group", name="Effectiveness of Grace Okafor (Antibiotic stewardship)")).to_be_visible()
+        shot(page, "learner-session-evaluation")
+        axe_check(page, "learner-session-evaluation")
+
+        response = page.goto(f"{stack.api_url}/l/certificate")
+        assert response is not None and response.status == 404
+        expect(page.get_by_role("heading", name="No certificate yet")).to_be_visible()
+        axe_check(page, "learner-no-certificate")
+
+        expired = issue_learner_token(activity_id, "B-1001", datetime.now(UTC) - timedelta(minutes=1))
+        response = page.goto(f"{stack.api_url}/l/{expired}")
+        assert response is not None and response.status == 401
+        expect(page.get_by_text("Your sign-in has expired.")).to_be_visible()
+        axe_check(page, "learner-expired-link")
+        shot(page, "learner-expired-link")
+    finally:
+        context.close()

@@ -283,3 +283,29 @@ def test_the_certificate_mail_links_to_a_sign_in_that_lands_on_the_pdf(meeting, 
     assert fresh.status == 303 and fresh.headers["Location"] == "/l/certificate"
     download = _page(stack, "/l/certificate", fresh.headers["Set-Cookie"].split(";", 1)[0])
     assert download.status == 302 and "X-Amz-Signature" in download.headers["Location"]
+
+
+def test_session_scope_evaluates_each_session_on_its_own_page(api, stack, activity_id):
+    from cme.adapters import store
+
+    stack.set_clock(datetime.fromisoformat(at("07:00")))
+    body = worked_example_activity(policy={"evaluation_scope": "session"})
+    assert api.put_activity(activity_id, body).status == 201
+    api.post_roster(activity_id, roster_rows())
+    stack.set_clock(datetime.fromisoformat(at("12:30")))
+    api.post_scans(activity_id, EXAMPLE_1)
+    stack.settle()
+    cookie = _sign_in(stack, _link_token(activity_id, "B-1001"))
+    home = _text(_page(stack, "/l", cookie))
+    assert "Next: evaluate your sessions" in home and 'href="/l/evaluation/S1"' in home
+    assert _page(stack, "/l/evaluation", cookie).status == 303  # no activity-wide form under session scope
+    assert _page(stack, "/l/evaluation/S4", cookie).status == 404  # not attended
+    form = _page(stack, "/l/evaluation/S1", cookie)
+    assert form.status == 200 and "Sepsis update" in _text(form) and 'name="claims.AMA_PRA_1.S2"' not in _text(form)
+    done = _post_form(stack, "/l/evaluation/S1", cookie, {**ANSWERS, "csrf": _csrf(form), "attest": "yes"})
+    assert done.status == 303
+    stack.settle()
+    claim = store.get_claim(activity_id, "B-1001")
+    assert claim is not None and claim["totals"] == {"AMA_PRA_1": "1.5"}  # S2 waits for its own evaluation
+    home = _text(_page(stack, "/l", cookie))
+    assert 'href="/l/evaluation/S2"' in home and 'href="/l/evaluation/S1"' not in home

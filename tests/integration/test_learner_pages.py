@@ -149,6 +149,16 @@ def test_the_evaluation_form_submits_with_csrf_names_errors_and_leads_to_a_certi
     download = _page(stack, "/l/certificate", cookie)
     assert download.status == 302 and "X-Amz-Signature" in download.headers["Location"]
 
+    # Changing the claim: the form again, everything claimed this time → certificate version 2.
+    assert 'href="/l/evaluation">Change my claim' in page
+    again = _page(stack, "/l/evaluation", cookie)
+    resubmit = _post_form(stack, "/l/evaluation", cookie, {**ANSWERS, "csrf": _csrf(again), "attest": "yes"})
+    assert resubmit.status == 303
+    stack.settle()
+    assert store.current_certificate_version(cid) == 2
+    assert store.get_certificate(cid)["credits"] == {"AMA_PRA_1": 3.5}
+    assert "Version 2" in _text(_page(stack, "/l", cookie))
+
 
 def test_pages_without_a_session_offer_a_new_link(meeting, stack):
     reply = _page(stack, "/l", None)
@@ -309,3 +319,64 @@ def test_session_scope_evaluates_each_session_on_its_own_page(api, stack, activi
     assert claim is not None and claim["totals"] == {"AMA_PRA_1": "1.5"}  # S2 waits for its own evaluation
     home = _text(_page(stack, "/l", cookie))
     assert 'href="/l/evaluation/S2"' in home and 'href="/l/evaluation/S1"' not in home
+
+
+CUSTOM_QUESTIONS = [
+    {"id": "relevance", "text": "How relevant was this to your practice?", "type": "scale", "min": 1, "max": 4},
+    {
+        "id": "format",
+        "text": "Which format suits you best?",
+        "type": "choice",
+        "options": ["Lecture", "Workshop", "Case discussion"],
+        "comment_required_when": "Workshop",
+    },
+    {"id": "bias", "text": "Was the content balanced?", "type": "yes_no", "comment_required_when": "no"},
+]
+
+
+def test_an_activity_brings_its_own_questions_and_the_form_follows_them(api, stack, activity_id):
+    stack.set_clock(datetime.fromisoformat(at("07:00")))
+    body = worked_example_activity(evaluation_questions=CUSTOM_QUESTIONS)
+    assert api.put_activity(activity_id, body).status == 201
+    api.post_roster(activity_id, roster_rows())
+    stack.set_clock(datetime.fromisoformat(at("12:30")))
+    api.post_scans(activity_id, EXAMPLE_1)
+    stack.settle()
+    cookie = _sign_in(stack, _link_token(activity_id, "B-1001"))
+    form = _page(stack, "/me/evaluation-form", cookie).json
+    assert [q["id"] for q in form["questions"]] == ["relevance", "format", "bias"]
+    page = _page(stack, "/l/evaluation", cookie)
+    text = _text(page)
+    assert "Which format suits you best?" in text and 'value="Case discussion"' in text
+    assert "objectives_met" not in text
+    fields = {"csrf": _csrf(page), "answers.relevance": "3", "answers.format": "Workshop", "answers.bias": "yes"}
+    reply = _post_form(stack, "/l/evaluation", cookie, {**fields, "attest": "yes"})
+    assert reply.status == 422 and 'href="#f-answers-format_comment"' in reply.body.decode()
+    reply = _post_form(
+        stack, "/l/evaluation", cookie, {**fields, "answers.format_comment": "Hands-on practice.", "attest": "yes"}
+    )
+    assert reply.status == 303
+
+
+@pytest.mark.parametrize(
+    ("questions", "field"),
+    [
+        ([{"id": "q", "text": "Pick", "type": "choice", "options": ["only one"]}], "evaluation_questions.0.options"),
+        ([{"id": "q", "text": "Rate", "type": "scale", "min": 5, "max": 3}], "evaluation_questions.0.max"),
+        (
+            [{"id": "q", "text": "Fair?", "type": "yes_no", "comment_required_when": "maybe"}],
+            "evaluation_questions.0.comment_required_when",
+        ),
+        (
+            [{"id": "q", "text": "A", "type": "text"}, {"id": "q", "text": "B", "type": "text"}],
+            "evaluation_questions.1.id",
+        ),
+        ([{"id": "faculty_x", "text": "A", "type": "text"}], "evaluation_questions.0.id"),
+        ([], "evaluation_questions"),
+    ],
+    ids=["one-option", "scale-upside-down", "comment-on-unknown-answer", "duplicate-id", "reserved-id", "empty"],
+)
+def test_a_broken_question_set_is_422_naming_the_field(api, activity_id, questions, field):
+    reply = api.put_activity(activity_id, worked_example_activity(evaluation_questions=questions))
+    assert reply.status == 422, reply.body
+    assert field in [d["field"] for d in reply.json["error"]["details"]], reply.json

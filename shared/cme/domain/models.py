@@ -188,6 +188,33 @@ class Moc(Model):
     boards: list[Literal["ABIM", "ABP", "ABA", "ABS", "ABO", "ABPath"]] = Field(default_factory=list)
 
 
+class EvaluationQuestion(Model):
+    """One question of an evaluation (`GET /me/evaluation-form`); an activity may bring its own set."""
+
+    id: Id
+    text: Text
+    type: Literal["scale", "yes_no", "choice", "text"]
+    required: bool = True
+    options: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=20
+    )
+    min: int | None = Field(default=None, ge=0, le=10)
+    max: int | None = Field(default=None, ge=1, le=10)
+    comment_required_when: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EvaluationQuestion:
+        if self.type == "scale" and (self.min if self.min is not None else 1) >= (self.max or 5):
+            raise ValueError("max: must be above min")
+        if self.type == "choice" and len(self.options) < 2:
+            raise ValueError("options: a choice needs at least two options")
+        if self.comment_required_when is not None:
+            allowed = ["yes", "no"] if self.type == "yes_no" else self.options if self.type == "choice" else []
+            if self.comment_required_when not in allowed:
+                raise ValueError(f"comment_required_when: must be one of {allowed} for a {self.type} question")
+        return self
+
+
 class Activity(Model):
     """An accredited activity and its agenda, as `PUT /activities/{id}` takes it."""
 
@@ -205,6 +232,9 @@ class Activity(Model):
     moc: Moc | None = None
     pars_activity_id: str | None = None
     acpe_uan: str | None = None
+    #: The activity's own evaluation questions; None: the ACCME-style default set. Faculty ratings are
+    #: added to either.
+    evaluation_questions: list[EvaluationQuestion] | None = Field(default=None, min_length=1, max_length=40)
 
     @field_validator("timezone")
     @classmethod
@@ -242,6 +272,13 @@ class Activity(Model):
             local_end = session.ends_at.astimezone(zone).date()
             if local_start < self.starts_on or local_end > self.ends_on:
                 raise ValueError(f"sessions[{index}]: outside the activity's dates")
+        ids: set[str] = set()
+        for index, question in enumerate(self.evaluation_questions or []):
+            if question.id in ids:
+                raise ValueError(f"evaluation_questions[{index}].id: {question.id!r} is used twice")
+            if question.id.startswith("faculty_") or question.id.endswith("_comment"):
+                raise ValueError(f"evaluation_questions[{index}].id: faculty_… and …_comment are reserved")
+            ids.add(question.id)
         return self
 
     def session(self, session_id: str) -> Session | None:
@@ -356,17 +393,6 @@ class SessionAttendance(Model):
     @property
     def minutes(self) -> int:
         return self.seconds // 60
-
-
-class EvaluationQuestion(Model):
-    id: Id
-    text: Text
-    type: Literal["scale", "yes_no", "choice", "text"]
-    required: bool = True
-    options: list[str] = Field(default_factory=list)
-    min: int | None = None
-    max: int | None = None
-    comment_required_when: str | None = None
 
 
 class EvaluationSubmission(Model):

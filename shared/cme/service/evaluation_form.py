@@ -10,32 +10,40 @@ from cme.domain.models import Activity, Attendee, EvaluationQuestion
 def default_questions(
     activity: Activity, session_ids: list[str], faculty: dict[str, Attendee]
 ) -> list[EvaluationQuestion]:
-    questions = [
-        EvaluationQuestion(
-            id="objectives_met", text="The stated learning objectives were met.", type="scale", min=1, max=5
-        ),
-        EvaluationQuestion(
-            id="practice_change",
-            text="What will you change in your practice as a result of this activity?",
-            type="text",
-            required=False,
-        ),
-        EvaluationQuestion(
-            id="commitment_to_change",
-            text="How committed are you to making these changes?",
-            type="scale",
-            min=1,
-            max=5,
-        ),
-        EvaluationQuestion(
-            id="free_of_commercial_bias",
-            text="Was the content free of commercial bias?",
-            type="yes_no",
-            options=["yes", "no"],
-            comment_required_when="no",
-        ),
-        EvaluationQuestion(id="overall_quality", text="Overall quality of the activity.", type="scale", min=1, max=5),
-    ]
+    """The activity's own questions (or the ACCME-style default set), then one rating per faculty
+    member of the sessions evaluated."""
+    questions = (
+        list(activity.evaluation_questions)
+        if activity.evaluation_questions
+        else [
+            EvaluationQuestion(
+                id="objectives_met", text="The stated learning objectives were met.", type="scale", min=1, max=5
+            ),
+            EvaluationQuestion(
+                id="practice_change",
+                text="What will you change in your practice as a result of this activity?",
+                type="text",
+                required=False,
+            ),
+            EvaluationQuestion(
+                id="commitment_to_change",
+                text="How committed are you to making these changes?",
+                type="scale",
+                min=1,
+                max=5,
+            ),
+            EvaluationQuestion(
+                id="free_of_commercial_bias",
+                text="Was the content free of commercial bias?",
+                type="yes_no",
+                options=["yes", "no"],
+                comment_required_when="no",
+            ),
+            EvaluationQuestion(
+                id="overall_quality", text="Overall quality of the activity.", type="scale", min=1, max=5
+            ),
+        ]
+    )
     seen: set[str] = set()
     for session in activity.sessions:
         if session.session_id not in session_ids:

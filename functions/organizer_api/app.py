@@ -12,6 +12,7 @@ from cme.config import settings
 from cme.domain.models import Activity
 from cme.errors import NotFound, Unprocessable
 from cme.observability import logger
+from cme.service import certificate_admin
 from cme.service.activities import import_activity
 from cme.service.dashboard import dashboard
 from cme.service.learners import learner_view
@@ -140,6 +141,31 @@ def get_learner_link(activity_id: str, badge_id: str) -> Response:
     expires = clock.now() + timedelta(days=settings().learner_link_days)
     token = issue_learner_token(activity_id, badge_id, expires)
     return json_response(200, {"url": f"{base_url(app)}/l/{token}", "expires_at": clock.iso(expires)})
+
+
+@app.get("/activities/<activity_id>/certificates/<certificate_id>")
+def get_certificate_download(activity_id: str, certificate_id: str) -> Response:
+    _authorized(activity_id)
+    url = certificate_admin.download_url(activity_id, certificate_id)
+    return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"}, body="")
+
+
+@app.post("/activities/<activity_id>/certificates/<certificate_id>/revoke")
+def post_certificate_revoke(activity_id: str, certificate_id: str) -> Response:
+    organizer = _authorized(activity_id)
+    return json_response(200, certificate_admin.revoke(activity_id, certificate_id, json_body(app), organizer.subject))
+
+
+@app.post("/activities/<activity_id>/certificates/<certificate_id>/reissue")
+def post_certificate_reissue(activity_id: str, certificate_id: str) -> Response:
+    _authorized(activity_id)
+    return json_response(202, certificate_admin.reissue(activity_id, certificate_id))
+
+
+@app.post("/activities/<activity_id>/certificates/<certificate_id>/resend")
+def post_certificate_resend(activity_id: str, certificate_id: str) -> Response:
+    organizer = _authorized(activity_id)
+    return json_response(202, certificate_admin.resend(activity_id, certificate_id, organizer.subject))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -15,12 +15,13 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
 
-def sent_mail() -> list[dict[str, Any]]:
+def sent_mail(since: int = 0) -> list[dict[str, Any]]:
+    """The raw messages SES accepted, in order, from the `since`-th on."""
     from moto.backends import get_backend
 
     backend = get_backend("ses")[ACCOUNT][REGION]
     messages = []
-    for message in list(backend.sent_messages):
+    for message in list(backend.sent_messages)[since:]:
         raw = getattr(message, "raw_data", None)
         messages.append(
             {
@@ -39,7 +40,10 @@ def application() -> Any:
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") == "/_cme/sent-mail":
-            body = json.dumps({"messages": sent_mail()}).encode()
+            from urllib.parse import parse_qs
+
+            since = parse_qs(environ.get("QUERY_STRING", "")).get("since", ["0"])[0]
+            body = json.dumps({"messages": sent_mail(int(since) if since.isdigit() else 0)}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         return moto_app(environ, start_response)

@@ -76,6 +76,8 @@ class Wiring:
     queues: list[QueueMapping] = field(default_factory=list)
     streams: list[StreamMapping] = field(default_factory=list)
     physical: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: SES configuration set event destinations on SNS: (configuration set, topic ARN, event types).
+    mail_event_destinations: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
 
 def _route_pattern(path: str) -> tuple[re.Pattern[str], list[str]]:
@@ -103,6 +105,7 @@ class Provisioner:
         "AWS::S3::Bucket",
         "AWS::SQS::Queue",
         "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
         "AWS::Events::EventBus",
         "AWS::Scheduler::ScheduleGroup",
         "AWS::IAM::Role",
@@ -295,6 +298,15 @@ class Provisioner:
         if kind == "AWS::SNS::Topic":
             arn = clients("sns").create_topic(Name=self._name(logical_id))["TopicArn"]
             return {"Ref": arn, "TopicArn": arn, "TopicName": self._name(logical_id)}
+        if kind == "AWS::SNS::Subscription":
+            attributes = {"RawMessageDelivery": "true"} if props.get("RawMessageDelivery") else {}
+            arn = clients("sns").subscribe(
+                TopicArn=self.resolve(props["TopicArn"]),
+                Protocol=props["Protocol"],
+                Endpoint=self.resolve(props["Endpoint"]),
+                Attributes=attributes,
+            )["SubscriptionArn"]
+            return {"Ref": arn}
         if kind == "AWS::Events::EventBus":
             name = self._name(logical_id)
             arn = clients("events").create_event_bus(Name=name)["EventBusArn"]
@@ -332,6 +344,18 @@ class Provisioner:
 
     def _wiring(self, clients: Any) -> Wiring:
         wiring = Wiring(physical=self.physical)
+        for spec in self.resources.values():
+            if spec["Type"] == "AWS::SES::ConfigurationSetEventDestination" and self._wanted(spec):
+                props = self.resolve(spec["Properties"])
+                destination = props["EventDestination"]
+                if destination.get("Enabled", True) and "SnsDestination" in destination:
+                    wiring.mail_event_destinations.append(
+                        (
+                            str(props["ConfigurationSetName"]),
+                            str(destination["SnsDestination"]["TopicARN"]),
+                            [str(t).lower() for t in destination.get("MatchingEventTypes", [])],
+                        )
+                    )
         globals_ = (self.doc.get("Globals") or {}).get("Function") or {}
         global_env = (globals_.get("Environment") or {}).get("Variables") or {}
         queue_urls = {v["Arn"]: v["QueueUrl"] for v in self.physical.values() if "QueueUrl" in v}

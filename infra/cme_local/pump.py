@@ -283,15 +283,84 @@ class Scheduler:
             request["NextToken"] = page["NextToken"]
 
 
+#: SES's mailbox simulator addresses and the event each produces (others are delivered).
+SIMULATOR_OUTCOMES = {
+    "bounce@simulator.amazonses.com": "Bounce",
+    "suppressionlist@simulator.amazonses.com": "Bounce",
+    "complaint@simulator.amazonses.com": "Complaint",
+}
+
+
+class MailEventPublisher:
+    """What SES event publishing does for a configuration set with an SNS destination: for each mail
+    sent with that set, a Delivery (or, for the mailbox simulator's addresses, a Bounce or Complaint)
+    event on the topic, carrying the mail's tags (read back from the tags header of the raw mail)."""
+
+    def __init__(self, destinations: list[tuple[str, str, list[str]]], clients: Any, sent_mail: Any):
+        self.destinations = destinations
+        self.sns = clients("sns")
+        self.sent_mail = sent_mail
+        self.seen = 0
+        self.published = 0
+
+    def poll_once(self) -> int:
+        if not self.destinations:
+            return 0
+        fresh = self.sent_mail(self.seen)
+        self.seen += len(fresh)
+        published = 0
+        for message in fresh:
+            published += self._publish(message)
+        self.published += published
+        return published
+
+    def _publish(self, message: dict[str, Any]) -> int:
+        import email
+        import email.policy
+
+        from cme.mail.compose import TAGS_HEADER, parse_tags_header
+
+        parsed = email.message_from_string(message.get("raw", ""), policy=email.policy.default)
+        configuration_set = str(parsed.get("X-SES-CONFIGURATION-SET") or "")
+        tags = {name: [value] for name, value in parse_tags_header(str(parsed.get(TAGS_HEADER) or "")).items()}
+        recipients = [str(r) for r in message.get("to", [])]
+        outcome = next((SIMULATOR_OUTCOMES[r] for r in recipients if r in SIMULATOR_OUTCOMES), "Delivery")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        mail = {
+            "timestamp": now,
+            "messageId": message.get("message_id"),
+            "destination": recipients,
+            "tags": {**tags, "ses:configuration-set": [configuration_set]},
+        }
+        sections = {
+            "Delivery": {"delivery": {"timestamp": now, "recipients": recipients}},
+            "Bounce": {"bounce": {"bounceType": "Permanent", "bounceSubType": "General", "timestamp": now}},
+            "Complaint": {"complaint": {"complaintFeedbackType": "abuse", "timestamp": now}},
+        }
+        published = 0
+        for name, topic, types in self.destinations:
+            if name != configuration_set or outcome.lower() not in types:
+                continue
+            event = {"eventType": outcome, "mail": mail, **sections[outcome]}
+            self.sns.publish(TopicArn=topic, Message=json.dumps(event))
+            published += 1
+        return published
+
+
 class Pump:
-    def __init__(self, wiring: Wiring, host: FunctionHost, clients: Any, schedule_group: str):
+    def __init__(self, wiring: Wiring, host: FunctionHost, clients: Any, schedule_group: str, sent_mail: Any = None):
         self.queues = [QueuePoller(m, host, clients) for m in wiring.queues]
         self.streams = [StreamPoller(m, host, clients) for m in wiring.streams]
         self.scheduler = Scheduler(clients, schedule_group)
+        self.mail_events = (
+            MailEventPublisher(wiring.mail_event_destinations, clients, sent_mail) if sent_mail is not None else None
+        )
         self._workers = ThreadPoolExecutor(max_workers=max(1, len(self.queues)), thread_name_prefix="cme-poller")
 
     def pass_once(self) -> int:
         moved = self.scheduler.fire_due()
+        if self.mail_events is not None:
+            moved += self.mail_events.poll_once()
         for stream in self.streams:
             moved += stream.poll_once()
         # Each queue is drained by its own poller at once, as Lambda's pollers run side by side.

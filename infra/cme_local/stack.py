@@ -90,7 +90,7 @@ class LocalStack:
         from cme_local.pump import Pump
 
         self.host = FunctionHost(self.root, self.wiring.functions)
-        self.pump = Pump(self.wiring, self.host, aws.client, settings().schedule_group)
+        self.pump = Pump(self.wiring, self.host, aws.client, settings().schedule_group, sent_mail=self.sent_mail)
         self.authorizer = LocalAuthorizer(os.urandom(32).hex())
         self.organizer_token = self.authorizer.issue("local-organizer")
         self.scanner_token = self._local_scanner_token()
@@ -177,8 +177,10 @@ class LocalStack:
                 return route, {k: unquote(v) for k, v in found.groupdict().items()}
         return None
 
-    def sent_mail(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.aws_endpoint}/_cme/sent-mail", timeout=30) as response:  # noqa: S310
+    def sent_mail(self, since: int = 0) -> list[dict[str, Any]]:
+        """The raw mails SES accepted, in order (from the `since`-th on)."""
+        url = f"{self.aws_endpoint}/_cme/sent-mail?since={since}"
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
             return list(json.loads(response.read())["messages"])
 
     def status(self) -> dict[str, Any]:

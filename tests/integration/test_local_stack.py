@@ -50,7 +50,7 @@ def test_the_template_is_provisioned(stack):
         "LearnerApiFunction",
         "PublicApiFunction",
     }
-    assert len(stack.wiring.queues) == 6 and len(stack.wiring.streams) == 1
+    assert len(stack.wiring.queues) == 7 and len(stack.wiring.streams) == 1
 
 
 def test_a_message_that_keeps_failing_ends_in_the_dlq(stack):

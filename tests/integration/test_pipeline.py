@@ -294,7 +294,7 @@ def test_a_mail_whose_outcome_is_unknown_is_flagged_and_never_resent(finalized, 
 
     calls = []
 
-    def timeout(raw, to):
+    def timeout(raw, to, tags=None):
         calls.append(to)
         raise ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com")
 

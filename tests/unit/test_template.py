@@ -32,6 +32,7 @@ FUNCTION_FOLDERS = {
     "IssueCertificateFunction": "issue_certificate",
     "SendCertificateMailFunction": "send_certificate_mail",
     "SendLearnerLinkFunction": "send_learner_link",
+    "OnMailEventFunction": "on_mail_event",
 }
 
 #: consumer function -> (queue, its DLQ)
@@ -42,6 +43,7 @@ QUEUE_CONSUMERS = {
     "IssueCertificateFunction": ("CertificateQueue", "CertificateDLQ"),
     "SendCertificateMailFunction": ("MailQueue", "MailDLQ"),
     "SendLearnerLinkFunction": ("LinkQueue", "LinkDLQ"),
+    "OnMailEventFunction": ("MailEventsQueue", "MailEventsDLQ"),
 }
 
 #: rule -> (detail-type it matches, queue it targets)
@@ -50,7 +52,7 @@ RULES = {
     "SessionEndedRule": (["SessionEnded"], "SessionEndQueue"),
     "EvaluationSubmittedRule": (["EvaluationSubmitted"], "EvaluationQueue"),
     "ClaimRecordedRule": (["ClaimRecorded"], "CertificateQueue"),
-    "CertificateIssuedRule": (["CertificateIssued"], "MailQueue"),
+    "CertificateIssuedRule": (["CertificateIssued", "CertificateResendRequested"], "MailQueue"),
     "LearnerLinkRule": (["LearnerRegistered", "LoginLinkRequested"], "LinkQueue"),
 }
 
@@ -68,6 +70,10 @@ ROUTES = {
     "GET /activities/{activity_id}/attendees/{badge_id}": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/attendees/{badge_id}/link": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/review": ("OrganizerApiFunction", ORGANIZER),
+    "GET /activities/{activity_id}/certificates/{certificate_id}": ("OrganizerApiFunction", ORGANIZER),
+    "POST /activities/{activity_id}/certificates/{certificate_id}/revoke": ("OrganizerApiFunction", ORGANIZER),
+    "POST /activities/{activity_id}/certificates/{certificate_id}/reissue": ("OrganizerApiFunction", ORGANIZER),
+    "POST /activities/{activity_id}/certificates/{certificate_id}/resend": ("OrganizerApiFunction", ORGANIZER),
     "POST /scans": ("IngestScansFunction", PUBLIC),
     "GET /me": ("LearnerApiFunction", PUBLIC),
     "GET /me/evaluation-form": ("LearnerApiFunction", PUBLIC),

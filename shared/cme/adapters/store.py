@@ -600,6 +600,58 @@ def set_mail_state(certificate_id: str, version: int, state: str, *, expect: str
     )
 
 
+def revoke_certificate_version(certificate_id: str, version: int, *, reason: str, at: str, by: str) -> bool:
+    """Mark a version revoked (once; the first reason stands)."""
+    return _write_if(
+        _table().update_item,
+        Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"},
+        UpdateExpression="SET #s = :r, revoked_at = :at, revoked_reason = :why, revoked_by = :by",
+        ConditionExpression="attribute_exists(PK) AND #s <> :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": "revoked", ":at": at, ":why": reason, ":by": by},
+    )
+
+
+def request_resend(certificate_id: str, version: int, *, at: str, by: str) -> bool:
+    """Ask for the version's mail again (an organizer's decision); refused while a send is under way.
+    The stream turns the change into CertificateResendRequested."""
+    return _write_if(
+        _table().update_item,
+        Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"},
+        UpdateExpression=(
+            "SET #s = :req, resend_requested_at = :at, resend_requested_by = :by ADD resend_count :one "
+            "REMOVE delivery, delivery_rank, delivery_at, delivery_detail"
+        ),
+        ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(#s) OR NOT #s IN (:sending, :req))",
+        ExpressionAttributeNames={"#s": "mail_state"},
+        ExpressionAttributeValues={":req": "resend_requested", ":sending": "sending", ":at": at, ":by": by, ":one": 1},
+    )
+
+
+#: A later delivery event never undoes a worse one: a complaint outranks a bounce outranks a delivery.
+DELIVERY_RANK = {"delivered": 1, "bounced": 2, "complained": 3}
+
+
+def record_delivery(
+    certificate_id: str, version: int, state: str, *, message_id: str | None, at: str, detail: str = ""
+) -> bool:
+    """Record what became of the version's latest send: only for that send's SES message id (an event
+    of an earlier send, before a resend, is ignored), and never a better outcome over a worse one."""
+    rank = DELIVERY_RANK[state]
+    condition = "attribute_exists(PK) AND (attribute_not_exists(delivery_rank) OR delivery_rank < :r)"
+    values: dict[str, Any] = {":d": state, ":r": rank, ":at": at, ":x": detail}
+    if message_id:
+        condition += " AND message_id = :m"
+        values[":m"] = message_id
+    return _write_if(
+        _table().update_item,
+        Key={"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"},
+        UpdateExpression="SET delivery = :d, delivery_rank = :r, delivery_at = :at, delivery_detail = :x",
+        ConditionExpression=condition,
+        ExpressionAttributeValues=values,
+    )
+
+
 def current_certificates(activity_id: str) -> list[dict[str, Any]]:
     """Current version records of the activity's certificates."""
     pointers = list(_query_shards(activity_id, "CERT"))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-__all__ = ["compose_certificate_mail", "compose_link_mail", "subject_for"]
+__all__ = ["TAGS_HEADER", "compose_certificate_mail", "compose_link_mail", "parse_tags_header", "subject_for"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -33,6 +33,20 @@ ENV = Environment(
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
+
+
+#: The message's SES tags, also as a header: SES event records carry the tags given to `send_email`, and
+#: the local stack's stand-in for SES event publishing reads them back from here.
+TAGS_HEADER = "X-CME-Tags"
+
+
+def tags_header(tags: dict[str, str]) -> str:
+    return "; ".join(f"{name}={value}" for name, value in sorted(tags.items()))
+
+
+def parse_tags_header(value: str) -> dict[str, str]:
+    pairs = (part.strip().partition("=") for part in value.split(";"))
+    return {name: v for name, _, v in pairs if name}
 
 
 def subject_for(activity_title: str, version: int) -> str:
@@ -54,6 +68,7 @@ def compose_certificate_mail(
     pdf: bytes,
     pdf_filename: str,
     configuration_set: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> bytes:
     """The raw RFC 5322 message (CRLF line ends, 7-bit clean).
 
@@ -88,6 +103,8 @@ def compose_certificate_mail(
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
     if configuration_set:
         msg["X-SES-CONFIGURATION-SET"] = configuration_set
+    if tags:
+        msg[TAGS_HEADER] = tags_header(tags)
 
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
@@ -119,6 +136,7 @@ def compose_link_mail(
     expires_on: str,
     requested: bool,
     configuration_set: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> bytes:
     """A sign-in link mail (text and HTML alternatives, no attachment), as raw MIME."""
     title = " ".join(activity_title.split())
@@ -143,6 +161,8 @@ def compose_link_mail(
     msg["Auto-Submitted"] = "auto-generated"
     if configuration_set:
         msg["X-SES-CONFIGURATION-SET"] = configuration_set
+    if tags:
+        msg[TAGS_HEADER] = tags_header(tags)
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     for part in msg.walk():

@@ -153,8 +153,9 @@ def send_learner_links(detail_type: str, detail: dict[str, Any], base_url: str) 
             expires_on=expires.astimezone(activity.zone).strftime("%B %-d, %Y, %H:%M %Z"),
             requested=requested,
             configuration_set=config.ses_configuration_set or None,
+            tags={"kind": "signin_link"},
         )
-        mailer.send_raw(raw, attendee.email)
+        mailer.send_raw(raw, attendee.email, {"kind": "signin_link"})
         sent += 1
     logger.info("sign-in links mailed", extra={"activity_id": activity_id, "kind": detail_type, "sent": sent})
     return sent

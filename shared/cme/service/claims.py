@@ -57,3 +57,33 @@ def record_claim(activity_id: str, badge_id: str, evaluation_id: str, submitted_
         raise RuntimeError("claim version moved concurrently; retry")
     logger.info("claim recorded", extra={"activity_id": activity_id, "version": version})
     return {"recorded": True, "version": version, "totals": totals}
+
+
+def reissue_claim(activity_id: str, badge_id: str) -> dict[str, Any] | None:
+    """A new claim version from the learner's current evaluations, each claim clamped to what is
+    claimable now (an organizer's reissue: a corrected name, or credit that late scans lowered).
+    The stream turns it into ClaimRecorded, then a new certificate version and its mail."""
+    record = load_learner(activity_id, badge_id)
+    existing = record.claim
+    if existing is None:
+        return None
+    unlocked = claimable(record.activity, record.attendances, record.evaluated, record.types)
+    claimed, totals = resolve_claims(
+        record.activity, record.attendances, unlocked, _requested(record.evaluations, unlocked)
+    )
+    version = int(existing["version"]) + 1
+    written = store.put_claim(
+        activity_id,
+        badge_id,
+        version=version,
+        evaluation_id=str(existing["evaluation_id"]),
+        submitted_at=str(existing["submitted_at"]),
+        claimed=claimed,
+        totals=totals,
+        claimed_at=clock.iso(clock.now()),
+        offered=claimable_totals(record.activity, record.attendances, unlocked),
+    )
+    if not written:
+        raise RuntimeError("the claim changed meanwhile; try again")
+    logger.info("claim reissued", extra={"activity_id": activity_id, "version": version})
+    return {"version": version, "totals": totals}

@@ -67,8 +67,13 @@ def dashboard(activity_id: str) -> dict[str, Any]:
             "credits_claimed": dict(credits_claimed),
             "certificates_issued": len(certificates),
             "emails_sent": sum(1 for c in certificates if c.get("mail_state") == "sent"),
-            "emails_bounced": sum(1 for c in certificates if c.get("mail_state") == "bounced"),
-            "emails_to_resend": sum(1 for c in certificates if c.get("mail_state") in ("unknown", "failed")),
+            "emails_bounced": sum(1 for c in certificates if c.get("delivery") == "bounced"),
+            "emails_delivered": sum(1 for c in certificates if c.get("delivery") in ("delivered", "complained")),
+            "emails_to_resend": sum(
+                1
+                for c in certificates
+                if c.get("mail_state") in ("unknown", "failed") or c.get("delivery") == "bounced"
+            ),
         },
         "sessions": [
             {

@@ -124,6 +124,8 @@ def learner_view(activity_id: str, badge_id: str, base_url: str, *, for_organize
             "download_url": f"{base_url}/certificates/{cid}",
             "verify_url": f"{base_url}/verify/{cid}?version={version}",
             "mail": current.get("mail_state", "pending"),
+            "delivery": current.get("delivery"),
+            "status": "revoked" if current.get("status") == "revoked" else "valid",
         }
     scans = [store.scan_from_item(item) for item in record.scan_items or []]
     notes = explain_anomalies(

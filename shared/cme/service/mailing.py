@@ -7,7 +7,7 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from cme import clock
 from cme.adapters import blobs, mailer, store
@@ -42,16 +42,22 @@ def _download_token(record: dict[str, Any], attendee: Any) -> str:
     return issue_learner_token(str(record["activity_id"]), attendee.badge_id, expires)
 
 
-def send_certificate_mail(certificate_id: str, version: int) -> dict[str, Any]:
+def send_certificate_mail(certificate_id: str, version: int, *, resend: bool = False) -> dict[str, Any]:
+    """Mail a certificate version at most once per request: the first time it is issued, and again
+    only when an organizer asked (`resend`, from the `resend_requested` state)."""
     record = store.get_certificate(certificate_id, version)
     if record is None:
         raise RuntimeError("certificate version not visible yet; retry")
     current = store.current_certificate_version(certificate_id) or version
-    if current > version:
+    if current > version and not resend:
         store.set_mail_state(certificate_id, version, "superseded", expect=None)
         return {"sent": False, "reason": "superseded"}
-    if not store.set_mail_state(certificate_id, version, "sending", expect=None, sending_at=clock.iso(clock.now())):
+    if record.get("status") == "revoked":
+        return {"sent": False, "reason": "revoked"}
+    expect = "resend_requested" if resend else None
+    if not store.set_mail_state(certificate_id, version, "sending", expect=expect, sending_at=clock.iso(clock.now())):
         return {"sent": False, "reason": "already_handled"}
+    tags = {"certificate_id": certificate_id, "version": str(version)}
     attendee = store.get_attendee(record["activity_id"], record["badge_id"])
     pdf = blobs.get(record["s3_key"])
     if attendee is None or hashlib.sha256(pdf).hexdigest() != record["sha256"]:
@@ -76,9 +82,10 @@ def send_certificate_mail(certificate_id: str, version: int) -> dict[str, Any]:
         pdf=pdf,
         pdf_filename=f"certificate-{certificate_id}-v{version}.pdf",
         configuration_set=settings().ses_configuration_set or None,
+        tags=tags,
     )
     try:
-        message_id = mailer.send_raw(raw, attendee.email)
+        message_id = mailer.send_raw(raw, attendee.email, tags)
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
         state = "failed" if code in DEFINITE_REJECTIONS else "unknown"
@@ -88,7 +95,7 @@ def send_certificate_mail(certificate_id: str, version: int) -> dict[str, Any]:
             extra={"certificate_id": certificate_id, "version": version, "state": state, "error": code},
         )
         return {"sent": False, "reason": state}
-    except (BotoCoreError, OSError) as exc:
+    except Exception as exc:
         store.set_mail_state(certificate_id, version, "unknown", expect="sending", failure=type(exc).__name__)
         logger.warning("certificate mail outcome unknown", extra={"certificate_id": certificate_id, "version": version})
         return {"sent": False, "reason": "unknown"}

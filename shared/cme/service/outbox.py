@@ -60,6 +60,16 @@ def event_for_change(
             "version": int(new["version"]),
             "evaluation_id": new["evaluation_id"],
         }
+    if pk.startswith("CERT#") and sk.startswith("V#") and event_name == "MODIFY":
+        if new.get("mail_state") == "resend_requested" and _changed(new, old, "resend_count"):
+            return "CertificateResendRequested", {
+                "activity_id": new["activity_id"],
+                "badge_id": new["badge_id"],
+                "certificate_id": new["certificate_id"],
+                "version": int(new["version"]),
+                "resend_count": int(new.get("resend_count", 1)),
+            }
+        return None
     if pk.startswith("CERT#") and sk.startswith("V#") and event_name == "INSERT":
         return "CertificateIssued", {
             "activity_id": new["activity_id"],

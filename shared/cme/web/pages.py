@@ -120,11 +120,18 @@ def _step(view: Mapping[str, Any], scope: str) -> dict[str, Any]:
     }
 
 
+_DELIVERY = {
+    "delivered": "It was delivered to your mailbox.",
+    "bounced": "The email bounced; please check your address with the registration desk.",
+    "complained": "It was emailed to you.",
+}
+
 _MAIL_STATES = {
     "sent": "It was emailed to you.",
     "sending": "It is being emailed to you.",
     "pending": "It is being emailed to you.",
     "unknown": "We could not confirm the email; the organizer will resend it.",
+    "resend_requested": "It is being emailed to you again.",
     "failed": "The email could not be delivered; the organizer has been told.",
 }
 
@@ -166,7 +173,8 @@ def home_page(view: Mapping[str, Any], zone: ZoneInfo, *, flash: str | None = No
             "issued": _when(c["issued_at"], zone),
             "credits": "; ".join(credit_label(t, Decimal(str(v))) for t, v in c["credits"].items()),
             "verify_url": c["verify_url"],
-            "mail": _MAIL_STATES.get(str(c.get("mail")), ""),
+            "mail": _DELIVERY.get(str(c.get("delivery")), _MAIL_STATES.get(str(c.get("mail")), "")),
+            "revoked": c.get("status") == "revoked",
         }
     activity = view["activity"]
     dates = format_dates(

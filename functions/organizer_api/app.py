@@ -12,7 +12,7 @@ from cme.config import settings
 from cme.domain.models import Activity
 from cme.errors import NotFound, Unprocessable
 from cme.observability import logger
-from cme.service import certificate_admin
+from cme.service import branding, certificate_admin
 from cme.service.activities import import_activity
 from cme.service.dashboard import dashboard
 from cme.service.learners import learner_view
@@ -166,6 +166,26 @@ def post_certificate_reissue(activity_id: str, certificate_id: str) -> Response:
 def post_certificate_resend(activity_id: str, certificate_id: str) -> Response:
     organizer = _authorized(activity_id)
     return json_response(202, certificate_admin.resend(activity_id, certificate_id, organizer.subject))
+
+
+@app.put("/activities/<activity_id>/branding/<kind>")
+def put_branding_image(activity_id: str, kind: str) -> Response:
+    _authorized(activity_id)
+    _existing(activity_id)
+    return json_response(200, branding.upload(activity_id, kind, raw_body(app), content_type(app)))
+
+
+@app.get("/activities/<activity_id>/branding")
+def get_branding(activity_id: str) -> Response:
+    _authorized(activity_id)
+    return json_response(200, {**branding.listing(activity_id), **_existing(activity_id).branding.model_dump()})
+
+
+@app.delete("/activities/<activity_id>/branding/<kind>")
+def delete_branding_image(activity_id: str, kind: str) -> Response:
+    _authorized(activity_id)
+    branding.remove(activity_id, kind)
+    return Response(status_code=204, body="")
 
 
 @logger.inject_lambda_context(clear_state=True)

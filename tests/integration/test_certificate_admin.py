@@ -226,3 +226,46 @@ def test_certificate_actions_need_an_organizer_of_that_activity(api, stack, acti
         claims=organizer_claims(activities="some-other-activity"),
     )
     assert stack.host.invoke("OrganizerApiFunction", event)["statusCode"] == 403
+
+
+def _image(kind: str = "PNG", size: tuple[int, int] = (240, 80)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (22, 62, 114)).save(buffer, format=kind)
+    return buffer.getvalue()
+
+
+def _upload(api, activity_id: str, kind: str, data: bytes, content_type: str):  # type: ignore[no-untyped-def]
+    return http(
+        "PUT",
+        f"{api.url}/activities/{activity_id}/branding/{kind}",
+        raw=data,
+        content_type=content_type,
+        token=api.organizer,
+    )
+
+
+def test_branding_images_are_checked_stored_listed_and_removed(api, stack, activity_id):
+    body = worked_example_activity(
+        branding={"accent_color": "#7A1F5C", "signer_name": "Dr. Maria Lopez", "signer_title": "CME Director"}
+    )
+    assert api.put_activity(activity_id, body).status == 201
+    logo = _upload(api, activity_id, "logo", _image(), "image/png")
+    assert logo.status == 200 and logo.json["width"] == 240 and logo.json["height"] == 80
+    assert _upload(api, activity_id, "signature", _image("JPEG", (300, 100)), "image/jpeg").status == 200
+    assert _upload(api, activity_id, "logo", b"GIF89a....", "image/gif").status == 415
+    assert _upload(api, activity_id, "logo", _image("JPEG"), "image/png").status == 422  # says PNG, is JPEG
+    assert _upload(api, activity_id, "logo", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image/png").status == 422
+    assert _upload(api, activity_id, "logo", b"\x89PNG\r\n\x1a\n" + b"\0" * 600_000, "image/png").status == 413
+    assert _upload(api, activity_id, "banner", _image(), "image/png").status == 404
+    listing = _organizer(api, "GET", f"/activities/{activity_id}/branding").json
+    assert set(listing["images"]) == {"logo", "signature"} and listing["accent_color"] == "#7A1F5C"
+    assert listing["signer_name"] == "Dr. Maria Lopez"
+    assert _organizer(api, "DELETE", f"/activities/{activity_id}/branding/signature").status == 204
+    assert _organizer(api, "DELETE", f"/activities/{activity_id}/branding/signature").status == 404
+    assert set(_organizer(api, "GET", f"/activities/{activity_id}/branding").json["images"]) == {"logo"}
+    bad = api.put_activity(activity_id, worked_example_activity(branding={"accent_color": "purple"}))
+    assert bad.status == 422 and bad.json["error"]["details"][0]["field"] == "branding.accent_color"

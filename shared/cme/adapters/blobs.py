@@ -29,6 +29,14 @@ def put_once(key: str, data: bytes, content_type: str = "application/pdf") -> st
     return hashlib.sha256(get(key)).hexdigest()
 
 
+def put(key: str, data: bytes, content_type: str) -> str:
+    """Store (or replace) `data` at `key`; its SHA-256. For provider branding images, not certificates."""
+    client("s3").put_object(
+        Bucket=settings().certificate_bucket, Key=key, Body=data, ContentType=content_type, ChecksumAlgorithm="SHA256"
+    )
+    return hashlib.sha256(data).hexdigest()
+
+
 def get(key: str) -> bytes:
     response = client("s3").get_object(Bucket=settings().certificate_bucket, Key=key)
     return bytes(response["Body"].read())

@@ -5,6 +5,7 @@ meeting's writes:
   ACT#{a}            ACTIVITY                the agenda (JSON document)
   ACT#{a}            SESSION#{s}             session state: finalized, when; the run holding the finalization lease
   ACT#{a}            DIRTY#{s}#{b}           late scans that arrived while a finalization of s was running
+  ACT#{a}            BRANDING#{kind}         a provider logo or signature image (its S3 key and digest)
   ACT#{a}            ENDREQ#{s}              a request to end a session (the outbox turns it into SessionEnded)
   ACT#{a}#B#{b}      PROFILE                 roster row            GSI1: ACT#{a}#ROSTER#{k} / b
   ACT#{a}#B#{b}      SCAN#{scan_id}          an accepted scan      GSI1: ACT#{a}#ROOM#{room}#{k} / at#b#scan
@@ -223,6 +224,26 @@ def request_session_end(activity_id: str, session_id: str, *, reason: str, ended
             "requested_at": requested_at,
         }
     )
+
+
+def put_branding_image(activity_id: str, kind: str, record: dict[str, Any]) -> None:
+    _table().put_item(Item={"PK": activity_pk(activity_id), "SK": f"BRANDING#{kind}", "kind": kind, **record})
+
+
+def delete_branding_image(activity_id: str, kind: str) -> bool:
+    return _write_if(
+        _table().delete_item,
+        Key={"PK": activity_pk(activity_id), "SK": f"BRANDING#{kind}"},
+        ConditionExpression=Attr("PK").exists(),
+    )
+
+
+def branding_images(activity_id: str) -> dict[str, dict[str, Any]]:
+    items = _query_all(
+        KeyConditionExpression=Key("PK").eq(activity_pk(activity_id)) & Key("SK").begins_with("BRANDING#"),
+        ConsistentRead=True,
+    )
+    return {str(item["kind"]): item for item in items}
 
 
 # ---- roster ---------------------------------------------------------------------------------------

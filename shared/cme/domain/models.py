@@ -184,6 +184,22 @@ class Provider(Model):
     logo_url: str | None = None
 
 
+class Branding(Model):
+    """How the provider's certificates look: an accent colour and the signer printed under the
+    signature image (the images themselves are uploaded separately: `PUT .../branding/{logo|signature}`)."""
+
+    accent_color: Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")] | None = None
+    signer_name: Name | None = None
+    signer_title: Text | None = None
+
+    @property
+    def accent_rgb(self) -> tuple[int, int, int] | None:
+        if self.accent_color is None:
+            return None
+        value = self.accent_color.lstrip("#")
+        return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
 class Moc(Model):
     boards: list[Literal["ABIM", "ABP", "ABA", "ABS", "ABO", "ABPath"]] = Field(default_factory=list)
 
@@ -235,6 +251,7 @@ class Activity(Model):
     #: The activity's own evaluation questions; None: the ACCME-style default set. Faculty ratings are
     #: added to either.
     evaluation_questions: list[EvaluationQuestion] | None = Field(default=None, min_length=1, max_length=40)
+    branding: Branding = Field(default_factory=Branding)
 
     @field_validator("timezone")
     @classmethod

@@ -287,3 +287,32 @@ def message_page(
         signin={"activity_id": signin_activity or ""} if offer_signin else None,
         link=link,
     )
+
+
+_VERIFY_STATUS = {
+    "valid": ("ok", "Valid: this is the current version of the certificate."),
+    "superseded": ("warn", "Superseded: a newer version of this certificate was issued."),
+    "revoked": ("bad", "Revoked by the provider."),
+}
+
+
+def verify_page(result: Mapping[str, Any]) -> str:
+    """The public verification page: what the certificate says and whether it still stands."""
+    starts, _, ends = str(result["dates"]).partition("/")
+    tone, status_text = _VERIFY_STATUS[str(result["status"])]
+    issued = datetime.fromisoformat(str(result["issued_at"]))
+    return render(
+        "verify.html",
+        title=f"Certificate {result['status']}",
+        tone=tone,
+        status_text=status_text,
+        learner=result["learner_name"],
+        activity=result["activity_title"],
+        dates=format_dates(datetime.fromisoformat(starts).date(), datetime.fromisoformat(ends or starts).date()),
+        credits="; ".join(credit_label(t, Decimal(str(v))) for t, v in result["credits"].items()),
+        issued=f"{issued.strftime('%B')} {issued.day}, {issued.year}",
+        version=result["version"],
+        current_version=result.get("current_version", result["version"]),
+        sha256=result["sha256"],
+        certificate_id=result["certificate_id"],
+    )

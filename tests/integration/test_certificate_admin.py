@@ -269,3 +269,34 @@ def test_branding_images_are_checked_stored_listed_and_removed(api, stack, activ
     assert set(_organizer(api, "GET", f"/activities/{activity_id}/branding").json["images"]) == {"logo"}
     bad = api.put_activity(activity_id, worked_example_activity(branding={"accent_color": "purple"}))
     assert bad.status == 422 and bad.json["error"]["details"][0]["field"] == "branding.accent_color"
+
+
+def test_a_branded_certificate_carries_the_logo_signature_and_signer(api, stack, activity_id):
+    import io
+
+    from pypdf import PdfReader
+
+    from cme.adapters import blobs, store
+
+    body = worked_example_activity(
+        branding={"accent_color": "#7A1F5C", "signer_name": "Dr. Maria Lopez", "signer_title": "CME Director"}
+    )
+    stack.set_clock(datetime.fromisoformat(at("07:00")))
+    assert api.put_activity(activity_id, body).status == 201
+    assert _upload(api, activity_id, "logo", _image(), "image/png").status == 200
+    assert _upload(api, activity_id, "signature", _image("JPEG", (300, 100)), "image/jpeg").status == 200
+    assert api.post_roster(activity_id, roster_rows()).status == 200
+    stack.set_clock(datetime.fromisoformat(at("12:30")))
+    assert api.post_scans(activity_id, EXAMPLE_1).status == 200
+    stack.settle()
+    assert api.evaluate(_token(activity_id, "B-1001"), {"answers": answers(), "attest": True}).status == 202
+    stack.settle()
+    from cme.auth import certificate_id
+
+    record = store.get_certificate(certificate_id(activity_id, "B-1001"))
+    page = PdfReader(io.BytesIO(blobs.get(record["s3_key"]))).pages[0]
+    text = page.extract_text()
+    assert "Dr. Maria Lopez" in text and "CME Director" in text
+    images = page["/Resources"]["/XObject"]
+    assert len(images) >= 3  # logo, signature and the verification QR code
+    assert b"0.4784 0.1216 0.3608 RG" in page.get_contents().get_data()  # the accent colour #7A1F5C

@@ -12,6 +12,7 @@ from cme.adapters import blobs, store
 from cme.auth import certificate_id
 from cme.config import settings
 from cme.observability import logger
+from cme.service.branding import images_for_certificate as branding_images
 from cme.service.learners import load_learner
 
 #: Credit reported elsewhere than on a certificate (ACPE goes to NABP CPE Monitor).
@@ -110,6 +111,7 @@ def render_pdf(
             )
         )
     participation = credits.get("PARTICIPATION")
+    images = branding_images(activity.activity_id)
     document = CertificateDocument(
         certificate_id=cid,
         version=version,
@@ -132,6 +134,11 @@ def render_pdf(
         issued_at=issued_at,
         verify_url=verify_url,
         sessions=lines,
+        logo_png=images.get("logo"),
+        signature_png=images.get("signature"),
+        signer_name=activity.branding.signer_name,
+        signer_title=activity.branding.signer_title,
+        accent_rgb=activity.branding.accent_rgb,
     )
     return render_certificate(document)
 

@@ -1,8 +1,14 @@
-"""Benchmarks on the local stack (`cme bench`), printed as a table and written as JSON.
+"""Benchmarks (`cme bench`), printed as one table and written as JSON (out/bench.json).
 
-`finalize`: finalizing one plenary session for N attendees (default 2,000): wall time per run (median of
-repeats) and DynamoDB requests per attendee, by operation. Finalization is idempotent, so the repeats
-redo the same work."""
+`finalize`: finalizing one plenary session for N attendees (default 2,000) on the local stack: wall time per
+run (median of repeats) and DynamoDB requests per attendee, by operation. Finalization is idempotent, so the
+repeats redo the same work. Its figures are the top-level keys of the JSON.
+
+`certificates` (cme_local.bench_certificates): certificates per second of the issuer's fpdf2 renderer against a
+reportlab rendering of the same certificate in the same process, PDF sizes by script, and the issuer's import
+time. Its figures are under the `certificates` key.
+
+`cme bench --only finalize` / `--only certificates` runs one of them."""
 
 from __future__ import annotations
 
@@ -151,15 +157,47 @@ def bench_finalize(attendees: int = 2000, repeats: int = 3, seed: int = 1) -> di
         stack.stop()
 
 
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [row for key, inner in value.items() for row in _flatten(f"{prefix}.{key}", inner)]
+    return [(prefix, json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value))]
+
+
 def format_table(result: dict[str, Any]) -> str:
-    rows = [(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in result.items()]
+    """One row a figure; the finalize figures as they were, the certificate figures flattened with dots."""
+    rows = [
+        (k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in result.items() if k != "certificates"
+    ]
+    if "certificates" in result:
+        rows += _flatten("certificates", result["certificates"])
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-def main(attendees: int, repeats: int, out: Path) -> dict[str, Any]:
-    result = bench_finalize(attendees=attendees, repeats=repeats)
+BENCHMARKS = ("finalize", "certificates")
+
+
+def main(
+    attendees: int = 2000,
+    repeats: int = 3,
+    out: Path = Path("out/bench.json"),
+    only: str | None = None,
+    rounds: int = 50,
+    import_processes: int = 5,
+) -> dict[str, Any]:
+    if only is not None and only not in BENCHMARKS:
+        raise ValueError(f"--only: one of {', '.join(BENCHMARKS)}")
+    certificates = None
+    if only in (None, "certificates"):  # first: before the local stack's threads and garbage are around
+        from cme_local.bench_certificates import bench_certificates
+
+        certificates = bench_certificates(rounds=rounds, import_processes=import_processes)
+    result: dict[str, Any] = {}
+    if only in (None, "finalize"):
+        result.update(bench_finalize(attendees=attendees, repeats=repeats))
+    if certificates is not None:
+        result["certificates"] = certificates
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(format_table(result))
     return result

@@ -80,7 +80,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from cme_local.bench import main as bench
 
-    bench(attendees=args.attendees, repeats=args.repeats, out=Path(args.out))
+    bench(
+        attendees=args.attendees,
+        repeats=args.repeats,
+        out=Path(args.out),
+        only=args.only,
+        rounds=args.rounds,
+        import_processes=args.import_processes,
+    )
     return 0
 
 
@@ -104,9 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--quiet", action="store_true")
     demo.add_argument("--state-dir", default=".cme")
     demo.set_defaults(func=cmd_demo)
-    bench = sub.add_parser("bench", help="benchmarks on the local stack (finalizing a plenary)")
-    bench.add_argument("--attendees", type=int, default=2000)
-    bench.add_argument("--repeats", type=int, default=3)
+    bench = sub.add_parser(
+        "bench", help="benchmarks: finalizing a plenary on the local stack, rendering certificates (fpdf2 vs reportlab)"
+    )
+    bench.add_argument("--only", choices=["finalize", "certificates"], help="run one benchmark (default: both)")
+    bench.add_argument("--attendees", type=int, default=2000, help="finalize: attendees of the plenary")
+    bench.add_argument("--repeats", type=int, default=3, help="finalize: runs (median)")
+    bench.add_argument("--rounds", type=int, default=50, help="certificates: interleaved fpdf2/reportlab rounds")
+    bench.add_argument(
+        "--import-processes", type=int, default=5, help="certificates: fresh processes timing the issuer's import"
+    )
     bench.add_argument("--out", default="out/bench.json")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)

@@ -32,16 +32,33 @@ Wording decisions
 Paper: US Letter landscape (ACCME providers are US organisations); `paper="a4"` gives A4 landscape.
 
 Fonts (./fonts, see its README): text is set in "DejaVu Sans Core", DejaVu Sans cut down to Latin,
-Greek, Cyrillic, punctuation and ™; the full DejaVu Sans is the first fallback, attached to a
-document only when its text needs a character outside the cut (Armenian, Georgian, ...). Each face
-is read from disk and parsed once per process; every document gets a light clone of the parsed face
-(see `_FontCache`). Scripts DejaVu lacks (CJK, Arabic) are to be added to `FALLBACK_FACES`.
+Greek, Cyrillic, punctuation and ™. Characters outside it come from fallback faces (`FALLBACK_FACES`),
+attached to a document only when its text needs them and only in the styles it needs: Noto Sans
+Arabic and Noto Sans Hebrew; Noto Sans CJK SC cut to GB 2312, Big5 level 1, JIS X 0208 kanji, kana
+and KS X 1001 Hangul (regular and bold); Droid Sans Fallback for the remaining CJK Unified
+Ideographs, Extension A and Hangul, and Noto's supplementary-plane ideographs (regular only: bold
+text uses them as they are); then the full DejaVu Sans (Armenian, Georgian, IPA, ...). A
+character none of them has prints as U+FFFD "�" and is counted in a warning. Each face is read
+from disk and parsed once per process; every document gets a light clone of the parsed face (see
+`_FontCache`).
+
+Font fallback and text shaping are switched on per text run, only for text that needs them
+(`_prepare`): fpdf2 examines text character by character once fallback fonts are set, and text
+shaping (HarfBuzz, via `uharfbuzz`) is several times slower still, so a Latin document is laid out
+exactly as without them. Right-to-left text (Arabic, Hebrew) is shaped; a field standing alone is
+laid out in its own direction, English lines embedding one ("{name}, MD") left to right.
+
+Branding (optional, per activity): `logo_png` at the top of page 1, `signature_png` over a line with
+`signer_name` and `signer_title` at the bottom (next to the statements, which narrow to make room),
+`accent_rgb` for the frame, rules and headings (darkened for text when too light to read on white).
+Without them the certificate is exactly the unbranded design.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -84,8 +101,12 @@ CREATOR = "cme-credit-pipeline"
 Kind = Literal["physician", "nursing", "participation"]
 _TEXT_FIELDS = (
     "learner_name", "degree", "provider_name", "joint_provider", "provider_address", "activity_title",
-    "location",
+    "location", "signer_name", "signer_title",
 )  # fmt: skip
+#: Branding images: PNG or JPEG, at most this many bytes and pixels.
+MAX_IMAGE_BYTES = 5_000_000
+MAX_IMAGE_PIXELS = 25_000_000
+_IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
 
 
 @dataclass(frozen=True)
@@ -124,6 +145,16 @@ class CertificateDocument:
     #: Optional: the provider is jointly accredited (ACCME/ACPE/ANCC); its JA statement then replaces
     #: the ACCME accreditation statement and the ANCC statement.
     jointly_accredited: bool = False
+    #: Optional provider branding. The logo (PNG or JPEG bytes) is printed at the top, fitted into a
+    #: box with its aspect kept; the signature image above a line with the signer's name and title
+    #: near the bottom of page 1.
+    logo_png: bytes | None = None
+    signature_png: bytes | None = None
+    signer_name: str | None = None
+    signer_title: str | None = None
+    #: Optional: the provider's colour (0-255 RGB) for the frame, headings and rules, instead of the
+    #: default navy headings and gold frame and rules.
+    accent_rgb: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         # Print composed characters ("e" + combining acute -> "é"): fpdf2 sets one glyph per code
@@ -145,6 +176,20 @@ class CertificateDocument:
         for code, amount in {**self.credits_claimed, **self.designated_max}.items():
             if not isinstance(amount, Decimal) or amount < 0:
                 raise ValueError(f"{code}: {amount!r} is not a non-negative Decimal")
+        for name in ("logo_png", "signature_png"):
+            image = getattr(self, name)
+            _check_image(name, image)
+            if image is not None and not isinstance(image, bytes):
+                object.__setattr__(self, name, bytes(image))
+        if self.accent_rgb is not None:
+            rgb = self.accent_rgb
+            if (
+                not isinstance(rgb, tuple | list)
+                or len(rgb) != 3
+                or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in rgb)
+            ):
+                raise ValueError(f"accent_rgb: {rgb!r} is not three integers from 0 to 255")
+            object.__setattr__(self, "accent_rgb", tuple(rgb))
 
     @property
     def display_name(self) -> str:
@@ -162,6 +207,35 @@ class CertificateDocument:
         if self.participation_hours is not None:
             return self.participation_hours
         return self.credits_claimed.get("PARTICIPATION")
+
+
+def _check_image(name: str, data: object) -> None:
+    """PNG or JPEG bytes that decode, within the size limits; ValueError naming the field otherwise."""
+    if data is None:
+        return
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ValueError(f"{name}: expected PNG or JPEG bytes, got {type(data).__name__}")
+    data = bytes(data)
+    kind = next((kind for magic, kind in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
+    if kind is None:
+        raise ValueError(f"{name}: not a PNG or JPEG image")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ValueError(f"{name}: {len(data)} bytes, at most {MAX_IMAGE_BYTES} allowed")
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with fpdf2; the magic bytes were checked
+        return
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            found, (width, height) = image.format, image.size
+            if found == kind and 0 < width * height <= MAX_IMAGE_PIXELS:
+                image.load()  # decodes the whole image: truncated or corrupt data fails here
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
+        raise ValueError(f"{name}: the {kind} image cannot be decoded ({type(exc).__name__})") from exc
+    if found != kind:
+        raise ValueError(f"{name}: not a PNG or JPEG image")
+    if not 0 < width * height <= MAX_IMAGE_PIXELS:
+        raise ValueError(f"{name}: {width}x{height} pixels, at most {MAX_IMAGE_PIXELS} allowed")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -381,6 +455,15 @@ class FontFace:
     family: str
     style: Literal["", "B", "I", "BI"]
     filename: str
+    #: Unicode ranges the face is meant for (None: any). A document's missing characters are checked
+    #: against a face's cmap only if one falls in these ranges, so that a face is not read and parsed
+    #: for a document it cannot serve.
+    ranges: tuple[tuple[int, int], ...] | None = None
+
+    def may_cover(self, codepoints: Iterable[int]) -> bool:
+        if self.ranges is None:
+            return True
+        return any(low <= cp <= high for cp in codepoints for low, high in self.ranges)
 
 
 #: The faces text is set in: DejaVu Sans cut down to Latin, Greek, Cyrillic, punctuation and ™
@@ -391,20 +474,47 @@ PRIMARY_FACES: tuple[FontFace, ...] = (
     FontFace(FAMILY, "B", "DejaVuSans-Core-Bold.ttf"),
     FontFace(FAMILY, "I", "DejaVuSans-Core-Oblique.ttf"),
 )
-#: Faces for characters the primary faces lack, tried family by family in order. A family is
-#: attached to a document only when the document's text needs it (every attached face is embedded
-#: and subsetted, used or not). Variable text (names, titles, places) is set in regular and bold
-#: only, so a fallback family needs those two styles. To add CJK or Arabic, ship e.g. Noto Sans CJK
-#: / Noto Naskh Arabic whole in ./fonts and append their faces here (Arabic also needs fpdf2's text
-#: shaping: `pdf.set_text_shaping(True)`, which requires uharfbuzz).
+#: Faces for characters the primary faces lack (README.md in ./fonts says where each comes from).
+#: For every character the primary faces lack, a document takes the first family below that has it,
+#: attaching that family's faces in the styles the document sets such characters in (every attached
+#: face is subsetted and embedded, used or not); fpdf2's fallback (`FPDF.set_fallback_fonts`) then
+#: picks, character by character, the first attached face with the glyph, preferring the text's own
+#: style and else taking any. Names, titles and places are set in regular and bold only; the rare
+#: CJK tiers have a regular face only, which bold text then uses too. Order matters where families
+#: overlap: the full DejaVu Sans also has Arabic and Hebrew (without the Noto faces' shaping
+#: quality), so the Noto faces come first.
+_ARABIC = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x0870, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
+_HEBREW = ((0x0590, 0x05FF), (0xFB1D, 0xFB4F))
+_CJK = (
+    (0x1100, 0x11FF), (0x2E80, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xF900, 0xFAFF),
+    (0xFE30, 0xFE4F), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF),
+)  # fmt: skip
 FALLBACK_FACES: tuple[FontFace, ...] = (
+    FontFace("notoarabic", "", "NotoSansArabic-Regular.ttf", _ARABIC),
+    FontFace("notoarabic", "B", "NotoSansArabic-Bold.ttf", _ARABIC),
+    FontFace("notohebrew", "", "NotoSansHebrew-Regular.ttf", _HEBREW),
+    FontFace("notohebrew", "B", "NotoSansHebrew-Bold.ttf", _HEBREW),
+    # Noto Sans CJK SC cut to GB 2312 + Big5 level 1 + JIS X 0208 kanji + kana + KS X 1001 Hangul.
+    FontFace("notocjk", "", "NotoSansCJKsc-Cert-Regular.otf", _CJK),
+    FontFace("notocjk", "B", "NotoSansCJKsc-Cert-Bold.otf", _CJK),
+    # The rest of the CJK Unified Ideographs, Extension A, compatibility ideographs and Hangul.
+    FontFace("cjkrare", "", "DroidSansFallback-Cert.ttf", _CJK),
+    # Noto's 2,590 ideographs beyond the BMP (Extension B and later).
+    FontFace("cjksip", "", "NotoSansCJKsc-Cert-SIP.otf", ((0x20000, 0x3FFFF),)),
     FontFace("dejavufull", "", "DejaVuSans.ttf"),
     FontFace("dejavufull", "B", "DejaVuSans-Bold.ttf"),
 )
 
+#: Right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko, ... and their presentation forms):
+#: text containing them is set with fpdf2's text shaping (HarfBuzz: joining, marks, bidi order).
+#: Nothing else is shaped: shaping is several times slower than fpdf2's plain glyph mapping.
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]")
+_LAYOUT_TABLES = ("GSUB", "GPOS", "GDEF", "kern")
+REPLACEMENT = "\ufffd"
+
 # Tables fpdf2 drops from every embedded subset anyway (output.py `_add_fonts`), plus `kern` (fpdf2
 # positions glyphs itself). Removing them once per process saves the per-document subsetter from
-# decompiling them. Text shaping (HarfBuzz) reads the font file from disk, not these bytes.
+# decompiling them. Text shaping (HarfBuzz) gets the file's bytes as read, layout tables and all.
 _DROPPED_TABLES = ("FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "kern", "meta")
 
 # TTFFont slots that hold per-document state; every other slot is immutable after parsing (or, for
@@ -432,6 +542,9 @@ class _FontCache:
         self._lock = threading.Lock()
         self._protos: dict[FontFace, Any] = {}
         self._bytes: dict[FontFace, bytes] = {}
+        # The file as read, for HarfBuzz, when it differs from `_bytes` in what shaping uses.
+        self._shaping_bytes: dict[FontFace, bytes] = {}
+        self._hb_faces: dict[FontFace, Any] = {}
         self._cloneable: bool | None = None
 
     def _load(self, face: FontFace) -> Any:
@@ -447,7 +560,9 @@ class _FontCache:
 
                 path = FONT_DIR / face.filename
                 raw = path.read_bytes()
-                font = TTFont(io.BytesIO(raw), recalcTimestamp=False, lazy=True)
+                font = TTFont(io.BytesIO(raw), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
+                if any(tag in font for tag in _LAYOUT_TABLES):
+                    self._shaping_bytes[face] = raw
                 for tag in _DROPPED_TABLES:
                     if tag in font:
                         del font[tag]
@@ -477,8 +592,24 @@ class _FontCache:
                 LOG.warning("fpdf2's TTFFont changed: certificate fonts are parsed per document")
         return self._cloneable and proto.color_font is None
 
-    def attach(self, pdf: FPDF, face: FontFace) -> None:
-        """Make `face` available to `pdf` (as `pdf.add_font(family, style, file)` would)."""
+    def _hb_face(self, face: FontFace) -> Any:
+        """The HarfBuzz face of `face`, made once per process from the bytes already read."""
+        hb_face = self._hb_faces.get(face)
+        if hb_face is None:
+            import uharfbuzz as hb
+
+            self._load(face)
+            data = self._shaping_bytes.get(face) or self._bytes[face]
+            with self._lock:
+                hb_face = self._hb_faces.setdefault(face, hb.Face(hb.Blob(data)))
+        return hb_face
+
+    def attach(self, pdf: FPDF, face: FontFace, *, shaping: bool = False) -> None:
+        """Make `face` available to `pdf` (as `pdf.add_font(family, style, file)` would).
+
+        With `shaping`, the face also gets its HarfBuzz font (fpdf2 would otherwise open the file
+        again for every document that shapes text).
+        """
         from fontTools.ttLib import TTFont
         from fpdf.fonts import SubsetMap, TTFFont
 
@@ -495,65 +626,221 @@ class _FontCache:
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font.subset = SubsetMap(font)
+        if shaping:
+            from fpdf.fonts import HarfBuzzFont
+
+            font._hbfont = HarfBuzzFont(self._hb_face(face))  # per document: fpdf2 sets its size
         pdf.fonts[font.fontkey] = font
 
 
 _FONTS = _FontCache()
 
 
-def _text_of(doc: CertificateDocument) -> str:
-    parts = [
-        doc.learner_name, doc.degree, doc.provider_name, doc.joint_provider or "",
-        doc.provider_address or "", doc.activity_title, doc.location, doc.certificate_id,
-        doc.verify_url, *doc.moc_boards, *(s.title for s in doc.sessions), *statements(doc),
+def _texts_by_style(doc: CertificateDocument) -> dict[str, str]:
+    """The document's variable text by the style it is set in: "" regular, "B" bold (italic and
+    superscript runs are fixed wording, covered by the primary faces)."""
+    bold = [doc.learner_name, doc.degree, doc.provider_name, doc.activity_title, doc.signer_name or ""]
+    regular = [
+        doc.provider_name, doc.joint_provider or "", doc.provider_address or "", doc.activity_title,
+        doc.location, doc.certificate_id, doc.verify_url, doc.signer_title or "", *doc.moc_boards,
+        *(s.title for s in doc.sessions), *statements(doc),
     ]  # fmt: skip
-    return "".join(parts)
+    return {"": "".join(regular), "B": "".join(bold)}
 
 
-def _attach_fonts(pdf: FPDF, doc: CertificateDocument) -> None:
-    for face in PRIMARY_FACES:
-        _FONTS.attach(pdf, face)
-    primary = _FONTS.cmap(PRIMARY_FACES[0])
-    missing = {ord(ch) for ch in _text_of(doc) if ord(ch) not in primary and not ch.isspace()}
-    families: list[str] = []
+@cache
+def _core_chars() -> frozenset[int]:
+    """Code points every primary face has."""
+    return frozenset.intersection(*(frozenset(_FONTS.cmap(face)) for face in PRIMARY_FACES))
+
+
+def _fallback_families(missing: set[int], assigned: dict[str, set[int]]) -> set[int]:
+    """Assign `missing` characters to the first family having them, in FALLBACK_FACES order (adding
+    to `assigned`, family -> characters); return the characters no family has."""
     for face in FALLBACK_FACES:
-        if face.family in families or not missing:
+        if not missing or not face.may_cover(missing):
             continue
         covered = missing & _FONTS.cmap(face).keys()
         if covered:
-            families.append(face.family)
-            missing -= covered
-    for face in FALLBACK_FACES:
-        if face.family in families:
-            _FONTS.attach(pdf, face)
-    if families:
-        pdf.set_fallback_fonts(families, exact_match=False)
+            assigned.setdefault(face.family, set()).update(covered)
+            missing = missing - covered
+    return missing
+
+
+def _attach_fonts(pdf: FPDF, doc: CertificateDocument) -> None:
+    """Attach the primary faces and the fallback faces the document's text needs.
+
+    Of a fallback family, only the faces printing some of the document's characters in their style
+    are attached (each attached face is subsetted and embedded, used or not), plus the other style
+    for characters the style's own face lacks (bold text falls back on the regular face). A
+    character no shipped face has (beyond the CJK tiers: a Unicode 15 ideograph, a script with no
+    face here such as Devanagari or Thai) is printed as U+FFFD "�" (from the full DejaVu Sans)
+    rather than silently dropped, and counted in a warning (the count only: the characters are
+    pieces of a learner's name).
+    """
+    texts = _texts_by_style(doc)
+    shaping = any(_RTL.search(text) for text in texts.values())
+    pdf.shapes_rtl = shaping  # type: ignore[attr-defined]
+    for face in PRIMARY_FACES:
+        _FONTS.attach(pdf, face, shaping=shaping)
+    core = _core_chars()
+    needs = {
+        style: {ord(ch) for ch in text if ord(ch) not in core and not ch.isspace()} for style, text in texts.items()
+    }
+    assigned: dict[str, set[int]] = {}
+    missing = _fallback_families(needs[""] | needs["B"], assigned)
     if missing:
         LOG.warning("certificate %s: %d characters have no glyph", doc.certificate_id, len(missing))
+        pdf.unprintable = frozenset(missing)  # type: ignore[attr-defined]
+        _fallback_families({ord(REPLACEMENT)}, assigned)
+        for chars in needs.values():
+            chars.add(ord(REPLACEMENT))
+    for family, chars in assigned.items():
+        faces = [face for face in FALLBACK_FACES if face.family == family]
+        wanted: set[FontFace] = set()
+        for style, needed in needs.items():
+            rest = needed & chars
+            for face in sorted(faces, key=lambda f: f.style != style):  # the style's own face first
+                covered = rest & _FONTS.cmap(face).keys()
+                if covered:
+                    wanted.add(face)
+                    rest -= covered
+        for face in faces:
+            if face in wanted:
+                _FONTS.attach(pdf, face, shaping=shaping)
+    pdf.fallback_families = list(assigned)  # type: ignore[attr-defined]
+
+
+def _prepare(pdf: FPDF, text: str, *, ltr: bool = False) -> None:
+    """Set fpdf2 up for laying out `text` (call right before measuring or writing it).
+
+    Font fallback is on only if `text` has characters the primary faces lack: with fallback on,
+    fpdf2 examines every character of every text one by one. Text shaping is on only if `text` has
+    right-to-left script (see `_shape`).
+    """
+    families = getattr(pdf, "fallback_families", None)
+    if families:
+        core = _core_chars()
+        wanted = families if any(ord(ch) not in core for ch in text) else []
+        if (wanted and not pdf._fallback_font_ids) or (not wanted and pdf._fallback_font_ids):
+            pdf.set_fallback_fonts(wanted, exact_match=False)
+    _shape(pdf, text, ltr=ltr)
+
+
+def _shape(pdf: FPDF, text: str, *, ltr: bool = False) -> None:
+    """Turn fpdf2's text shaping on for `text` if it has right-to-left script, off otherwise.
+
+    Text is laid out when it is measured or written, so call this right before. The paragraph
+    direction is that of the first strong character (one field in Arabic or Hebrew reads right to
+    left as a whole, numbers in it included), or left to right with `ltr`, for English lines that
+    embed a field ("{name}, MD"). fpdf2's bidi orders the directional runs of a line by the
+    paragraph direction only, so a number inside an RTL run of an LTR paragraph lands out of place:
+    fields are therefore laid out in their own direction wherever they stand alone. Documents
+    without RTL text never turn shaping on.
+    """
+    if getattr(pdf, "shapes_rtl", False) and _RTL.search(text):
+        # A fresh state each time: fpdf2 records the directions it finds in it while laying out.
+        pdf.set_text_shaping(True, direction="ltr" if ltr else None)
+    elif pdf.text_shaping:
+        pdf.set_text_shaping(False)
+
+
+def _strong(word: str, classes: tuple[str, ...]) -> bool:
+    return any(unicodedata.bidirectional(ch) in classes for ch in word)
+
+
+def _visual_words(text: str) -> str:
+    """`text` for fpdf2's text regions (`text_columns`), which shape but apply no bidi: the words of
+    each right-to-left stretch (from an RTL word to the last RTL word or number before the next word
+    with left-to-right letters) in reverse order, so that words laid out left to right, each shaped
+    right to left by HarfBuzz, read correctly. A stretch that wraps across lines still reads in the
+    wrong line order: only provider names land here, and they rarely wrap."""
+    words = text.split(" ")
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if not _strong(words[i], ("R", "AL")):
+            out.append(words[i])
+            i += 1
+            continue
+        end = k = i
+        while k + 1 < len(words) and not _strong(words[k + 1], ("L",)):
+            k += 1
+            if _strong(words[k], ("R", "AL", "EN", "AN")):  # numbers after RTL words belong to them
+                end = k
+        out.extend(reversed(words[i : end + 1]))
+        i = end + 1
+    return " ".join(out)
 
 
 def warm_up() -> None:
     """Import fpdf2 and segno and parse the primary faces now (call at Lambda init time).
 
-    Fallback faces are parsed the first time a document needs one.
+    Fallback faces (and uharfbuzz, for right-to-left text) are loaded the first time a document
+    needs them: the first CJK document in a process takes about half a second longer.
     """
     _pdf_class()
     import segno  # noqa: F401
 
     for face in PRIMARY_FACES:
         _FONTS.cmap(face)
+    _core_chars()
 
 
 # --------------------------------------------------------------------------------------------------
 # Layout
 # --------------------------------------------------------------------------------------------------
 
-INK = (33, 37, 41)
-ACCENT = (22, 62, 114)
-MUTED = (95, 99, 104)
-RULE = (176, 141, 87)
+RGB = tuple[int, int, int]
+INK: RGB = (33, 37, 41)
+ACCENT: RGB = (22, 62, 114)
+MUTED: RGB = (95, 99, 104)
+RULE: RGB = (176, 141, 87)
+HEADING_FILL: RGB = (234, 238, 244)
+WHITE: RGB = (255, 255, 255)
 
 PAGE_MARGIN = 18.0
+#: The logo is fitted into this box (mm), centred at the top of page 1.
+LOGO_BOX = (70.0, 15.0)
+#: The signature image is fitted into this box (mm), above the signature line.
+SIGNATURE_BOX = (50.0, 14.0)
+SIGNATURE_COLUMN = 58.0
+
+
+@dataclass(frozen=True)
+class _Palette:
+    heading: RGB  # provider name, certificate title, "Transcript", verification link
+    rule: RGB  # frame and rules
+    fill: RGB  # transcript table heading background
+
+
+DEFAULT_PALETTE = _Palette(ACCENT, RULE, HEADING_FILL)
+
+
+def _luminance(rgb: RGB) -> float:
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _readable_on_white(rgb: RGB, ratio: float = 4.5) -> RGB:
+    """`rgb`, darkened as little as needed for text on white to reach the WCAG contrast `ratio`."""
+    color = rgb
+    while 1.05 / (_luminance(color) + 0.05) < ratio:
+        color = (int(color[0] * 0.95), int(color[1] * 0.95), int(color[2] * 0.95))
+    return color
+
+
+def _palette(accent: RGB | None) -> _Palette:
+    """The default colours, or the provider's colour for the frame, rules and headings (darkened for
+    the headings if it is too light to read as text on white)."""
+    if accent is None:
+        return DEFAULT_PALETTE
+    r, g, b = (round(255 - (255 - c) * 0.12) for c in accent)
+    return _Palette(_readable_on_white(accent), accent, (r, g, b))
 
 
 @cache
@@ -569,14 +856,28 @@ def _pdf_class() -> type[FPDF]:
 
     class CertificatePDF(FPDF):
         footer_text = ""
+        shapes_rtl = False
+        unprintable: frozenset[int] = frozenset()  # characters no attached face has
+
+        def normalize_text(self, text: str) -> str:
+            # fpdf2 drops a character no font has: print U+FFFD in its place instead.
+            text = super().normalize_text(text)
+            if self.unprintable and any(ord(ch) in self.unprintable for ch in text):
+                text = "".join(REPLACEMENT if ord(ch) in self.unprintable else ch for ch in text)
+            return text
 
         def footer(self) -> None:
+            # A table breaking across pages calls this mid-way: it goes on as it was set up.
+            shaping, fallback = self.text_shaping, self._fallback_font_ids
+            _prepare(self, self.footer_text)
+            self.text_shaping = None  # fpdf2 cannot shape the {nb} page-count alias
             self.set_y(-(PAGE_MARGIN - 4))
             self.set_font(FAMILY, "", 7)
             self.set_text_color(*MUTED)
             self.cell(0, 4, self.footer_text, align="L")
             self.set_x(self.l_margin)
             self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align="R")
+            self.text_shaping, self._fallback_font_ids = shaping, fallback
 
     return CertificatePDF
 
@@ -600,8 +901,9 @@ def render_certificate(doc: CertificateDocument) -> bytes:
     )
     _attach_fonts(pdf, doc)
 
-    _certificate_page(pdf, doc)
-    _transcript_pages(pdf, doc)
+    palette = _palette(doc.accent_rgb)
+    _certificate_page(pdf, doc, palette)
+    _transcript_pages(pdf, doc, palette)
     return bytes(pdf.output())
 
 
@@ -613,10 +915,11 @@ _TITLES: dict[str, tuple[str, str | None]] = {
 
 
 def _center(
-    pdf: FPDF, text: str, size: float, style: str = "", color: tuple[int, int, int] = INK, gap: float = 0.0
+    pdf: FPDF, text: str, size: float, style: str = "", color: RGB = INK, gap: float = 0.0, *, ltr: bool = False
 ) -> None:
     pdf.set_font(FAMILY, style, size)
     pdf.set_text_color(*color)
+    _prepare(pdf, text, ltr=ltr)
     pdf.multi_cell(0, size * 0.45, text, align="C", new_x="LMARGIN", new_y="NEXT")
     if gap:
         pdf.ln(gap)
@@ -626,6 +929,7 @@ def _fit_size(pdf: FPDF, text: str, style: str, width: float, largest: float, sm
     """The largest size (1 pt steps) at which `text` fits `width` on one line, at least `smallest`."""
     size = largest
     pdf.set_font(FAMILY, style, size)
+    _prepare(pdf, text)
     while size > smallest and pdf.get_string_width(text) > width:
         size = max(size - 1, smallest)
         pdf.set_font(FAMILY, style, size)
@@ -633,16 +937,20 @@ def _fit_size(pdf: FPDF, text: str, style: str, width: float, largest: float, sm
 
 
 def _lines(pdf: FPDF, text: str, style: str, size: float, width: float) -> int:
-    """Lines a word-wrapped `text` takes (fpdf2's own dry run is quadratic in the line length)."""
+    """Lines a word-wrapped `text` takes (fpdf2's own dry run is quadratic in the line length).
+
+    A "word" wider than the line (CJK text has no spaces) wraps character by character."""
     pdf.set_font(FAMILY, style, size)
+    _prepare(pdf, text)
     space = pdf.get_string_width(" ")
     lines, used = 1, 0.0
     for word in text.split():
         w = pdf.get_string_width(word)
         if used and used + space + w > width:
-            lines, used = lines + 1, w
-        else:
-            used += (space if used else 0.0) + w
+            lines, used = lines + 1, 0.0
+        while w > width:
+            lines, w = lines + 1, w - width
+        used += (space if used else 0.0) + w
     return lines
 
 
@@ -656,65 +964,116 @@ def _rich(
     width: float,
     line_height: float = 1.25,
     gap: float = 0.0,
-    color: tuple[int, int, int] = INK,
+    color: RGB = INK,
 ) -> None:
     """Paragraphs of styled runs (italic credit name, superscript ™) in a column at x..x+width."""
     pdf.set_text_color(*color)
     pdf.set_font(FAMILY, "", size)
+    _prepare(pdf, "")
     with pdf.text_columns(text_align=align, line_height=line_height, l_margin=x, r_margin=pdf.w - x - width) as column:
         for runs in paragraphs:
             with column.paragraph(bottom_margin=gap) as par:
                 for text, style in runs:
                     pdf.char_vpos = "SUP" if style == "SUP" else "LINE"
                     pdf.set_font(FAMILY, "" if style == "SUP" else style, size)
-                    par.write(text)
+                    _prepare(pdf, text)  # shaping without bidi here: each fragment's direction from its script
+                    par.write(_visual_words(text) if pdf.text_shaping else text)
                 pdf.char_vpos = "LINE"
     pdf.set_font(FAMILY, "", size)
     pdf.char_vpos = "LINE"
 
 
-def _frame(pdf: FPDF) -> None:
-    pdf.set_draw_color(*RULE)
+def _frame(pdf: FPDF, palette: _Palette) -> None:
+    pdf.set_draw_color(*palette.rule)
     pdf.set_line_width(1.2)
     pdf.rect(8, 8, pdf.w - 16, pdf.h - 16)
     pdf.set_line_width(0.3)
     pdf.rect(10.5, 10.5, pdf.w - 21, pdf.h - 21)
 
 
-def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
+def _image_size(data: bytes) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+def _fit_image(
+    pdf: FPDF, data: bytes, box_x: float, box_y: float, box_w: float, box_h: float, *, valign: str = "T"
+) -> tuple[float, float]:
+    """Place the image centred horizontally in the box, at its top ("T") or bottom ("B"), as large as
+    the box allows with its aspect kept; return its (width, height)."""
+    px_w, px_h = _image_size(data)
+    scale = min(box_w / px_w, box_h / px_h)
+    w, h = px_w * scale, px_h * scale
+    y = box_y if valign == "T" else box_y + box_h - h
+    pdf.image(io.BytesIO(data), x=box_x + (box_w - w) / 2, y=y, w=w, h=h)
+    return w, h
+
+
+def _signature_block(pdf: FPDF, doc: CertificateDocument, x: float, width: float, bottom: float) -> None:
+    """Signature image over a line, the signer's name and title under it, ending at `bottom`."""
+    lines: list[tuple[str, str, float, RGB]] = []
+    if doc.signer_name:
+        lines.append((doc.signer_name, "B", _fit_size(pdf, doc.signer_name, "B", width, 9, 6), INK))
+    if doc.signer_title:
+        lines.append((doc.signer_title, "", _fit_size(pdf, doc.signer_title, "", width, 7.5, 6), MUTED))
+    heights = [size / pdf.k * 1.3 for _, _, size, _ in lines]
+    rule_y = bottom - sum(heights) - 1.2
+    if doc.signature_png:
+        box_w, box_h = SIGNATURE_BOX
+        _fit_image(pdf, doc.signature_png, x + (width - box_w) / 2, rule_y - 0.8 - box_h, box_w, box_h, valign="B")
+    pdf.set_draw_color(*INK)
+    pdf.set_line_width(0.25)
+    pdf.line(x + 2, rule_y, x + width - 2, rule_y)
+    y = rule_y + 1.2
+    for (text, style, size, color), height in zip(lines, heights, strict=True):  # top down: reading order
+        pdf.set_font(FAMILY, style, size)
+        pdf.set_text_color(*color)
+        pdf.set_xy(x, y)
+        _prepare(pdf, text)
+        pdf.cell(width, height, text, align="C")
+        y += height
+
+
+def _certificate_page(pdf: FPDF, doc: CertificateDocument, palette: _Palette = DEFAULT_PALETTE) -> None:
     from fpdf.enums import WrapMode
 
     pdf.set_auto_page_break(False)
     pdf.add_page()
-    _frame(pdf)
+    _frame(pdf, palette)
     width = pdf.w - 2 * PAGE_MARGIN
     title, subtitle = _TITLES[doc.kind]
 
     pdf.set_y(PAGE_MARGIN + 2)
+    if doc.logo_png:
+        box_w, box_h = LOGO_BOX
+        _, logo_h = _fit_image(pdf, doc.logo_png, (pdf.w - box_w) / 2, PAGE_MARGIN - 3, box_w, box_h)
+        pdf.set_y(PAGE_MARGIN - 3 + logo_h + 3)
     provider_size = _fit_size(pdf, doc.provider_name, "B", width, 13, 9)
-    _center(pdf, doc.provider_name, provider_size, "B", ACCENT)
+    _center(pdf, doc.provider_name, provider_size, "B", palette.heading)
     if doc.joint_provider:
-        _center(pdf, f"in joint providership with {doc.joint_provider}", 9, "", MUTED)
+        _center(pdf, f"in joint providership with {doc.joint_provider}", 9, "", MUTED, ltr=True)
     if doc.provider_address:
         _center(pdf, doc.provider_address, 8, "", MUTED)
-    pdf.ln(4)
+    pdf.ln(4 if not doc.logo_png else 2.5)
 
-    _center(pdf, title, _fit_size(pdf, title, "B", width, 26, 18), "B", ACCENT)
+    _center(pdf, title, _fit_size(pdf, title, "B", width, 26, 18), "B", palette.heading)
     if subtitle:
         pdf.ln(1)
-        _center(pdf, subtitle, 13, "", ACCENT)
-    pdf.ln(4)
+        _center(pdf, subtitle, 13, "", palette.heading)
+    pdf.ln(4 if not doc.logo_png else 2.5)
     _center(pdf, "This certifies that", 10.5, "", MUTED, gap=2)
 
     name = doc.display_name
     name_size = _fit_size(pdf, name, "B", width - 20, 28, 16)
     if pdf.get_string_width(name) <= width - 20 or not doc.degree:
-        _center(pdf, name, name_size, "B", INK, gap=1)
+        _center(pdf, name, name_size, "B", INK, gap=1, ltr=True)
     else:  # a long name: the degree goes on its own line rather than wrapping mid-list
         name_size = _fit_size(pdf, doc.learner_name, "B", width - 20, 22, 14)
         _center(pdf, doc.learner_name, name_size, "B", INK)
         _center(pdf, doc.degree, name_size * 0.75, "B", INK, gap=1)
-    pdf.set_draw_color(*RULE)
+    pdf.set_draw_color(*palette.rule)
     pdf.set_line_width(0.3)
     pdf.line(pdf.w / 2 - 70, pdf.get_y() + 0.5, pdf.w / 2 + 70, pdf.get_y() + 0.5)
     pdf.ln(4)
@@ -728,12 +1087,13 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
     pdf.set_x(PAGE_MARGIN + 10)
     pdf.set_font(FAMILY, "B", title_size)
     pdf.set_text_color(*INK)
+    _prepare(pdf, doc.activity_title)
     pdf.multi_cell(width - 20, title_size * 0.45, doc.activity_title, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1.5)
     details = " · ".join(
         [FORMAT_WORDS[doc.activity_format].capitalize(), doc.location, format_dates(doc.starts_on, doc.ends_on)]
     )
-    _center(pdf, details, 10.5, "", INK, gap=4)
+    _center(pdf, details, 10.5, "", INK, gap=4, ltr=True)
 
     claimed = _claimed_runs(doc)
     if claimed:
@@ -748,15 +1108,19 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
         _rich(pdf, [line], size=size, align="C", x=PAGE_MARGIN, width=width)
         pdf.ln(3)
 
-    # Bottom band: statements on the left, QR code and identifiers on the right.
+    # Bottom band: statements on the left, the signature (if any) and the QR code and identifiers on
+    # the right.
     qr_size = 30.0
     band_bottom = pdf.h - PAGE_MARGIN - 3
     right_w = 52.0
     right_x = pdf.w - PAGE_MARGIN - right_w
     left_x = PAGE_MARGIN + 4
-    left_w = right_x - left_x - 8
-    top = max(pdf.get_y() + 2, band_bottom - 58)
-    pdf.set_draw_color(*RULE)
+    signed = bool(doc.signature_png or doc.signer_name or doc.signer_title)
+    sign_x = right_x - 4 - SIGNATURE_COLUMN
+    left_w = (sign_x - 4 if signed else right_x - 8) - left_x
+    # A signature column narrows the statements: the band may then reach further up the page.
+    top = max(pdf.get_y() + 2, band_bottom - (70 if signed else 58))
+    pdf.set_draw_color(*palette.rule)
     pdf.set_line_width(0.2)
     pdf.line(left_x, top, pdf.w - PAGE_MARGIN - 4, top)
 
@@ -773,9 +1137,11 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
     _rich(pdf, paragraphs, size=size, align="J", x=left_x, width=left_w, gap=1.6)
     if pdf.get_y() > band_bottom + 1:
         LOG.warning("certificate %s: the statements run into the page margin", doc.certificate_id)
+    if signed:
+        _signature_block(pdf, doc, sign_x, SIGNATURE_COLUMN, band_bottom)
 
     qr_x = pdf.w - PAGE_MARGIN - 4 - qr_size
-    qr_y = top + 3
+    qr_y = max(top + 3, band_bottom - 55)
     pdf.image(_qr_png(doc.verify_url), x=qr_x, y=qr_y, w=qr_size, h=qr_size, link=doc.verify_url)
     pdf.set_xy(right_x, qr_y + qr_size + 1.5)
     info = [
@@ -785,10 +1151,11 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument) -> None:
     ]
     pdf.set_font(FAMILY, "", 7.5)
     pdf.set_text_color(*INK)
+    _prepare(pdf, "".join(info))
     for text in info:
         pdf.set_x(right_x)
         pdf.multi_cell(right_w - 4, 3.4, text, align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_text_color(*ACCENT)
+    pdf.set_text_color(*palette.heading)
     url_w = right_w - 4
     pdf.set_font(FAMILY, "", _fit_size(pdf, doc.verify_url, "", url_w, 7, 5.5))
     url_lines = [doc.verify_url]
@@ -811,31 +1178,36 @@ def _qr_png(url: str) -> io.BytesIO:
     return buf
 
 
-def _transcript_pages(pdf: FPDF, doc: CertificateDocument) -> None:
+def _transcript_pages(pdf: FPDF, doc: CertificateDocument, palette: _Palette = DEFAULT_PALETTE) -> None:
     from fpdf.fonts import FontFace as Style
 
     pdf.set_auto_page_break(True, margin=PAGE_MARGIN + 2)
+    _prepare(pdf, "")
     pdf.add_page()
     pdf.set_y(PAGE_MARGIN)
     width = pdf.w - 2 * PAGE_MARGIN
     pdf.set_font(FAMILY, "B", 16)
-    pdf.set_text_color(*ACCENT)
+    pdf.set_text_color(*palette.heading)
     pdf.cell(0, 8, "Transcript", new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(*INK)
     pdf.set_font(FAMILY, "B", 11)
+    _prepare(pdf, doc.display_name, ltr=True)
     pdf.multi_cell(width, 5.5, doc.display_name, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FAMILY, "", 9.5)
+    _prepare(pdf, doc.activity_title)
     pdf.multi_cell(width, 4.6, doc.activity_title, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(*MUTED)
     about = (
         f"{doc.provider_name} · {FORMAT_WORDS[doc.activity_format].capitalize()} · {doc.location} · "
         f"{format_dates(doc.starts_on, doc.ends_on)}"
     )
+    _prepare(pdf, about, ltr=True)
     pdf.multi_cell(width, 4.6, about, align="L", new_x="LMARGIN", new_y="NEXT")
     codes = _ordered(doc.printed_credits)
     claimed = "; ".join(credit_label(c, doc.printed_credits[c]) for c in codes) or "none"
     pdf.ln(1.5)
     pdf.set_font(FAMILY, "", 8)
+    _prepare(pdf, "")
     pdf.multi_cell(
         width, 4,
         f"Credit claimed on this certificate: {claimed}. Minutes are the learner's recorded attendance, "
@@ -848,14 +1220,17 @@ def _transcript_pages(pdf: FPDF, doc: CertificateDocument) -> None:
     credit_w = min(30.0, (width - date_w - minutes_w - 70.0) / max(len(codes), 1))
     col_widths = (date_w, width - date_w - minutes_w - credit_w * len(codes), minutes_w, *([credit_w] * len(codes)))
     heading_pt = 8 if len(codes) <= 4 else 7
-    heading = Style(emphasis="BOLD", color=INK, fill_color=(234, 238, 244), size_pt=heading_pt)
-    italic_heading = Style(emphasis="ITALICS", color=INK, fill_color=(234, 238, 244), size_pt=heading_pt)
+    heading = Style(emphasis="BOLD", color=INK, fill_color=palette.fill, size_pt=heading_pt)
+    italic_heading = Style(emphasis="ITALICS", color=INK, fill_color=palette.fill, size_pt=heading_pt)
     pdf.set_font(FAMILY, "", 8.5)
     pdf.set_text_color(*INK)
     pdf.set_draw_color(200, 200, 200)
     pdf.set_line_width(0.2)
     total_minutes = 0
     totals = dict.fromkeys(codes, Decimal(0))
+    # The table is laid out when the block ends, all cells with the shaping set now: shaped throughout
+    # if a session title needs it.
+    _prepare(pdf, "".join(line.title for line in doc.sessions))
     with pdf.table(
         col_widths=col_widths,
         width=sum(col_widths),

@@ -877,3 +877,39 @@ def test_branding_fields_are_normalised() -> None:
     assert isinstance(doc.logo_png, bytes)
     assert doc.accent_rgb == (1, 2, 3)
     assert doc.signer_name == "José"
+
+
+# --------------------------------------------------------------------------------------------------
+# Subsets and widths remembered across documents
+
+
+def test_latin_names_share_one_subset_per_face(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render, "_subset_cache", render._SubsetCache())
+    render.render_certificate(make_doc(learner_name="Ana Pérez"))
+    after_first = render._subset_cache.misses
+    assert after_first >= 2  # at least the regular and bold faces
+    for name in ("Zoë Ångström", "Björn Müller-Lüdenscheidt", "François Dupré"):
+        pdf = render.render_certificate(make_doc(learner_name=name))
+        assert name in flat(read(pdf)[1][0])
+    assert render._subset_cache.misses == after_first  # every face subset came from the cache
+    # A name outside the shared repertoire gets a subset of its own, and prints.
+    pdf = render.render_certificate(make_doc(learner_name="Łukasz Żółć"))
+    assert render._subset_cache.misses > after_first and "Łukasz Żółć" in flat(read(pdf)[1][0])
+
+
+def test_a_cached_subset_prints_exactly_what_a_fresh_one_does(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    doc = make_doc(learner_name="Zoë Ångström-Ñúñez")
+    cached = render.render_certificate(doc)
+    cached_again = render.render_certificate(doc)
+    assert cached_again == cached
+    fresh = render._SubsetCache()
+    fresh.enabled = False  # fontTools subsets the document's own glyphs only, as fpdf2 does unpatched
+    monkeypatch.setattr(render, "_subset_cache", fresh)
+    uncached = render.render_certificate(doc)
+    assert [flat(t) for t in read(uncached)[1]] == [flat(t) for t in read(cached)[1]]
+    qpdf_check(cached, tmp_path)
+    (tmp_path / "cached").mkdir()
+    (tmp_path / "uncached").mkdir()
+    first = rasterise(cached, tmp_path / "cached", 40)
+    second = rasterise(uncached, tmp_path / "uncached", 40)
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]  # pixel for pixel

@@ -530,6 +530,88 @@ KNOWN_TTFFONT_SLOTS = frozenset({
 })  # fmt: skip
 
 
+def _cached_subset_font_class() -> type:
+    from fontTools.ttLib import TTFont
+
+    class CachedSubsetFont(TTFont):
+        """A document's face: once subsetted from the cache, `save` writes the cached bytes."""
+
+        def save(self, file: Any, reorderTables: bool | None = True) -> None:
+            saved = vars(self).get("cme_saved")
+            if saved is None:
+                super().save(file, reorderTables)
+            else:
+                file.write(saved)
+
+        @staticmethod
+        def save_uncached(font: Any, file: Any) -> None:
+            TTFont.save(font, file)
+
+    return CachedSubsetFont
+
+
+#: face file -> text -> width in font units (1/1000 em): line breaking measures the same prefixes
+#: of the same fixed wording for every certificate, so each is summed once per process.
+_TEXT_WIDTHS: dict[str, dict[str, float]] = {}
+_TEXT_WIDTHS_LIMIT = 200_000
+
+
+@cache
+def _width_caching_font_class() -> type:
+    from fpdf.fonts import TTFFont
+
+    class WidthCachingTTFFont(TTFFont):
+        """fpdf2's TTF font, with unshaped text widths remembered across documents."""
+
+        __slots__ = ()
+
+        def get_text_width(
+            self, text: str, font_size_pt: float, text_shaping_params: dict[str, Any] | None
+        ) -> tuple[int, float]:
+            if text_shaping_params or self.is_symbol:
+                return super().get_text_width(text, font_size_pt, text_shaping_params)
+            if font_size_pt > self.biggest_size_pt:
+                self.biggest_size_pt = font_size_pt
+            widths = _TEXT_WIDTHS.get(str(self.ttffile))
+            if widths is None:
+                widths = _TEXT_WIDTHS.setdefault(str(self.ttffile), {})
+            units: float | None = widths.get(text)
+            if units is None:
+                cw = self.cw
+                units = sum(cw[ord(c)] for c in text)
+                if len(widths) > _TEXT_WIDTHS_LIMIT:
+                    widths.clear()
+                widths[text] = units
+            return len(text), units * font_size_pt * 0.001
+
+    return WidthCachingTTFFont
+
+
+class _LazyClass:
+    """`_CachedSubsetFont(...)` and `isinstance(x, _CachedSubsetFont)` without importing fontTools early."""
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._cls: type | None = None
+
+    def _get(self) -> type:
+        if self._cls is None:
+            self._cls = self._build()
+        return self._cls
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._get()(*args, **kwargs)
+
+    def __instancecheck__(self, instance: Any) -> bool:
+        return isinstance(instance, self._get())
+
+    def save_uncached(self, font: Any, file: Any) -> None:
+        self._get().save_uncached(font, file)  # type: ignore[attr-defined]
+
+
+_CachedSubsetFont: Any = _LazyClass(_cached_subset_font_class)
+
+
 class _FontCache:
     """Each face read and parsed once; each document gets a clone with fresh per-document state.
 
@@ -610,19 +692,19 @@ class _FontCache:
         With `shaping`, the face also gets its HarfBuzz font (fpdf2 would otherwise open the file
         again for every document that shapes text).
         """
-        from fontTools.ttLib import TTFont
-        from fpdf.fonts import SubsetMap, TTFFont
+        from fpdf.fonts import SubsetMap
 
         proto = self._load(face)
         if not self._clone_ok(proto):
             pdf.add_font(face.family, face.style, str(FONT_DIR / face.filename))
             return
-        font = TTFFont.__new__(TTFFont)
+        width_class: Any = _width_caching_font_class()
+        font = width_class.__new__(width_class)
         for slot in KNOWN_TTFFONT_SLOTS - _PER_DOCUMENT_SLOTS:
             if hasattr(proto, slot):
                 setattr(font, slot, getattr(proto, slot))
         font.i = len(pdf.fonts) + 1
-        font.ttfont = TTFont(io.BytesIO(self._bytes[face]), recalcTimestamp=False, lazy=True)
+        font.ttfont = _subset_cache.document_font(face, self._bytes[face], self.cmap(face))
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font.subset = SubsetMap(font)
@@ -631,6 +713,103 @@ class _FontCache:
 
             font._hbfont = HarfBuzzFont(self._hb_face(face))  # per document: fpdf2 sets its size
         pdf.fonts[font.fontkey] = font
+
+
+class _SubsetCache:
+    """fpdf2 subsets every embedded face for every PDF (fontTools: prune, then compile), which is
+    most of a certificate's render time. The subset of a face depends only on the set of glyphs
+    kept, so it is made once per set and reused, and every subset also keeps a base repertoire
+    (ASCII, Latin-1, the typographic punctuation): certificates whose text stays within the base and
+    the fixed wording share one subset per face, whatever the learner's name. A name outside it
+    (Ł, Greek, CJK, ...) adds a subset of its own, kept as long as it is among the latest used.
+    """
+
+    #: What every subset keeps: the fixed wording's characters and most Latin names.
+    BASE = frozenset(range(0x20, 0x7F)) | frozenset(range(0xA0, 0x100)) | frozenset(map(ord, "–—‘’“”•…™€"))
+    SIZE = 64
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subsets: dict[tuple[FontFace, frozenset[str]], tuple[bytes, list[str]]] = {}
+        self._base_names: dict[FontFace, frozenset[str]] = {}
+        self.enabled = True
+        self.misses = 0
+
+    def document_font(self, face: FontFace, data: bytes, cmap: dict[int, str]) -> Any:
+        font = _CachedSubsetFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+        if self.enabled:
+            names = self._base_names.get(face)
+            if names is None:
+                names = self._base_names.setdefault(face, frozenset(cmap[c] for c in self.BASE if c in cmap))
+            font.cme_face, font.cme_base = face, names
+        return font
+
+    def subset(self, font: Any, glyphs: frozenset[str], options: Any, subsetter: Any) -> None:
+        """Subset `font` in place to `glyphs` (and its face's base), from the cache when it can."""
+        key = (font.cme_face, glyphs | font.cme_base)
+        entry = self._subsets.get(key)
+        if entry is None:
+            real = subsetter(options)
+            real.populate(glyphs=sorted(key[1]))
+            real.subset(font)
+            out = io.BytesIO()
+            _CachedSubsetFont.save_uncached(font, out)
+            # The glyph names as the subsetter left them (a reloaded `post` table may name them otherwise).
+            entry = (out.getvalue(), list(font.getGlyphOrder()))
+            with self._lock:
+                self.misses += 1
+                self._subsets[key] = entry
+                while len(self._subsets) > self.SIZE:
+                    self._subsets.pop(next(iter(self._subsets)))
+        else:
+            with self._lock:  # most recently used last
+                self._subsets[key] = self._subsets.pop(key, entry)
+        from fontTools.ttLib import TTFont
+
+        data, glyph_order = entry
+        fresh = TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+        fresh.setGlyphOrder(list(glyph_order))
+        vars(font).clear()
+        vars(font).update(vars(fresh))
+        font.cme_saved = data
+
+
+_subset_cache = _SubsetCache()
+
+
+def _install_subset_cache() -> None:
+    """Route fpdf2's output-time subsetting of our faces through `_subset_cache` (once per process).
+    Faces opened elsewhere (not `_CachedSubsetFont`) are subsetted by fontTools as before."""
+    import fpdf.output as output
+    from fontTools import subset as ftsubset
+
+    if getattr(output.ftsubset, "cme_cached", False):
+        return
+
+    class Subsetter:
+        def __init__(self, options: Any) -> None:
+            self._options = options
+            self._glyphs: frozenset[str] = frozenset()
+
+        def populate(self, glyphs: Iterable[str] = (), **others: Any) -> None:
+            if others:
+                raise TypeError("only glyph names are expected from fpdf2")
+            self._glyphs = frozenset(glyphs)
+
+        def subset(self, font: Any) -> None:
+            if isinstance(font, _CachedSubsetFont) and getattr(font, "cme_face", None) is not None:
+                _subset_cache.subset(font, self._glyphs, self._options, ftsubset.Subsetter)
+                return
+            real = ftsubset.Subsetter(self._options)
+            real.populate(glyphs=sorted(self._glyphs))
+            real.subset(font)
+
+    class Shim:
+        cme_cached = True
+        Options = ftsubset.Options
+
+    Shim.Subsetter = Subsetter  # type: ignore[attr-defined]
+    output.ftsubset = Shim
 
 
 _FONTS = _FontCache()
@@ -853,6 +1032,8 @@ def _producer() -> str:
 @cache
 def _pdf_class() -> type[FPDF]:
     from fpdf import FPDF
+
+    _install_subset_cache()
 
     class CertificatePDF(FPDF):
         footer_text = ""

@@ -70,16 +70,16 @@ def test_the_benchmark_reports_every_figure(result, tmp_path):
             assert "pdf_bytes_fpdf2" not in entry
     imports = result["issuer_import"]
     assert imports["processes"] == 1
+    # The handler warms up during its import (Lambda's init phase): nothing is left to warm after it.
+    assert imports["handler_warms_up_at_import"] is True and imports["warm_up_seconds_median"] >= 0
     for key in (
         "import_handler_seconds_median",
-        "warm_up_seconds_median",
         "import_handler_and_warm_up_seconds_median",
         "boto3_import_and_client_seconds_median",
         "import_handler_over_boto3_ratio",
         "import_handler_and_warm_up_over_boto3_ratio",
     ):
         assert imports[key] > 0, key
-    assert isinstance(imports["handler_warms_up_at_import"], bool)
     assert imports["largest_imports"]
 
     table = bench.format_table({"certificates": result})

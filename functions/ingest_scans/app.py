@@ -3,10 +3,9 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.metrics import MetricUnit
 
 from cme.api import bearer_token, json_body, json_response, new_resolver
-from cme.observability import logger, metrics
+from cme.observability import count, logger, metrics
 from cme.service.scans import authenticate_device, ingest_scans
 
 app = new_resolver()
@@ -17,8 +16,8 @@ def post_scans() -> Response:
     device = authenticate_device(bearer_token(app))
     result = ingest_scans(device, json_body(app))
     statuses = [r["status"] for r in result["results"]]
-    metrics.add_metric(name="ScansAccepted", unit=MetricUnit.Count, value=statuses.count("accepted"))
-    metrics.add_metric(name="ScansRejected", unit=MetricUnit.Count, value=statuses.count("rejected"))
+    count("ScansAccepted", statuses.count("accepted"))
+    count("ScansRejected", statuses.count("rejected"))
     logger.info(
         "scans received",
         extra={

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         os.environ.update(LOCAL_ENV)
+        # Metrics are off here, so a handler's metrics decorator finds none to publish: that is expected.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.aws = subprocess.Popen(
             [sys.executable, "-m", "cme_local.aws_process", "--port", "0"],
             stdout=subprocess.PIPE,

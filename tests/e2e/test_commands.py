@@ -122,3 +122,5 @@ def test_cme_demo_produces_certificates_and_mails_that_agree(tmp_path):
     assert claimed == {k: Decimal(str(v)) for k, v in summary["dashboard"]["credits_claimed"].items()}
     # Nothing personal is printed: the table names no email address.
     assert "@" not in result.stdout
+    # No CloudWatch metric lines or library warnings on the terminal.
+    assert '"_aws"' not in result.stdout + result.stderr and "Warning" not in result.stderr

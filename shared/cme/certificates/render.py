@@ -553,7 +553,7 @@ def _cached_subset_font_class() -> type:
 #: face file -> text -> width in font units (1/1000 em): line breaking measures the same prefixes
 #: of the same fixed wording for every certificate, so each is summed once per process.
 _TEXT_WIDTHS: dict[str, dict[str, float]] = {}
-_TEXT_WIDTHS_LIMIT = 200_000
+_TEXT_WIDTHS_LIMIT = 50_000  # per face; a certificate measures about 5,000 strings
 
 
 @cache

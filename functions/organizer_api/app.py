@@ -48,6 +48,13 @@ def put_activity(activity_id: str) -> Response:
     return json_response(201 if result["created"] else 200, result)
 
 
+@app.get("/activities/<activity_id>")
+def get_activity(activity_id: str) -> Response:
+    """The agenda as stored (what `PUT` took, with its defaults filled in)."""
+    _authorized(activity_id)
+    return json_response(200, _existing(activity_id).model_dump(mode="json"))
+
+
 @app.post("/activities/<activity_id>/attendees")
 def post_attendees(activity_id: str) -> Response:
     _authorized(activity_id)

@@ -237,3 +237,15 @@ def test_a_revoked_device_is_refused_and_its_scans_stay(handlers, stack, activit
     [device] = listing["devices"]
     assert device["device_id"] == issued["device_id"] and device["revoked"] is True and device["label"] == "Hall A"
     assert "token_hash" not in device
+
+
+def test_get_activity_returns_the_stored_agenda(handlers, activity_id):
+    handlers.put_activity(activity_id, worked_example_activity())
+    status, body, _ = handlers.organizer(
+        "GET", f"/activities/{activity_id}", "/activities/{activity_id}", {"activity_id": activity_id}
+    )
+    assert status == 200 and body["title"] == "Annual Scientific Assembly 2027"
+    assert [s["session_id"] for s in body["sessions"]] == ["S1", "S2", "S4"]
+    assert body["policy"]["lookahead_minutes"] == 30  # defaults filled in
+    status, _, _ = handlers.organizer("GET", "/activities/nope", "/activities/{activity_id}", {"activity_id": "nope"})
+    assert status == 404

@@ -61,6 +61,7 @@ PUBLIC = "NONE"
 #: route key -> (function, authorizer)
 ROUTES = {
     "PUT /activities/{activity_id}": ("OrganizerApiFunction", ORGANIZER),
+    "GET /activities/{activity_id}": ("OrganizerApiFunction", ORGANIZER),
     "POST /activities/{activity_id}/attendees": ("OrganizerApiFunction", ORGANIZER),
     "POST /activities/{activity_id}/devices": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/devices": ("OrganizerApiFunction", ORGANIZER),

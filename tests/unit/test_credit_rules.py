@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from builders import worked_example_activity
 from cme.domain.credit import (
     ClaimError,
     activity_totals,
@@ -71,18 +72,9 @@ def session(
 
 
 def example_sessions() -> list[Session]:
-    return [
-        session("S1", "Hall-A", "08:00", "09:30", {"AMA_PRA_1": "1.5"}),
-        session(
-            "S2",
-            "Room-201",
-            "09:45",
-            "12:00",
-            {"AMA_PRA_1": "2.0", "ANCC": "2.0"},
-            breaks=(("10:45", "11:00"),),
-        ),
-        session("S4", "Hall-A", "09:45", "10:45", {"AMA_PRA_1": "1.0"}, faculty=("F1",)),
-    ]
+    """The worked examples' agenda (S1, S2 with its break, S4 taught by F1), the same one the
+    handler tests post as JSON (`builders.worked_example_activity`)."""
+    return [Session.model_validate(body) for body in worked_example_activity()["sessions"]]
 
 
 def make_activity(

@@ -12,7 +12,7 @@ from cme.config import settings
 from cme.domain.models import Activity
 from cme.errors import NotFound, Unprocessable
 from cme.observability import logger
-from cme.service import branding, certificate_admin
+from cme.service import branding, certificate_admin, reports
 from cme.service.activities import import_activity
 from cme.service.dashboard import dashboard
 from cme.service.learners import learner_view
@@ -123,6 +123,19 @@ def end_session(activity_id: str, session_id: str) -> Response:
 def get_dashboard(activity_id: str) -> Response:
     _authorized(activity_id)
     return json_response(200, dashboard(activity_id))
+
+
+@app.get("/activities/<activity_id>/reports/<name>")
+def get_report(activity_id: str, name: str) -> Response:
+    _authorized(activity_id)
+    kind, body = reports.report(_existing(activity_id), name)
+    headers = {
+        "Content-Type": kind,
+        "Content-Disposition": f'attachment; filename="{activity_id}-{name}"',
+        "Cache-Control": "no-store",
+    }
+    logger.info("report downloaded", extra={"activity_id": activity_id, "report": name, "bytes": len(body)})
+    return Response(status_code=200, headers=headers, body=body)
 
 
 @app.get("/activities/<activity_id>/review")

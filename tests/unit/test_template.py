@@ -62,6 +62,7 @@ PUBLIC = "NONE"
 ROUTES = {
     "PUT /activities/{activity_id}": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}": ("OrganizerApiFunction", ORGANIZER),
+    "GET /activities/{activity_id}/reports/{name}": ("OrganizerApiFunction", ORGANIZER),
     "POST /activities/{activity_id}/attendees": ("OrganizerApiFunction", ORGANIZER),
     "POST /activities/{activity_id}/devices": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/devices": ("OrganizerApiFunction", ORGANIZER),

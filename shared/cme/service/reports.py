@@ -1,0 +1,139 @@
+"""The accreditor's and the organizer's reports (`GET /activities/{id}/reports/{name}`), built from
+the stored records. Every cell a spreadsheet could read as a formula is neutralised."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from cme.adapters import store
+from cme.auth import certificate_id
+from cme.domain.credit import eligible_types, format_credit
+from cme.domain.models import CREDIT_TYPES, Activity
+from cme.errors import NotFound
+
+#: A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+#: (`=HYPERLINK(...)` in a name must stay text): such cells get a leading apostrophe (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM makes Excel read UTF-8 names right
+
+
+def _amount(value: Any) -> str:
+    return format_credit(Decimal(str(value))) if value not in (None, "") else ""
+
+
+def _types(activity: Activity) -> list[str]:
+    return [t for t in CREDIT_TYPES if t in activity.offered_types()]
+
+
+def attendance_csv(activity: Activity) -> bytes:
+    """One row per attendee and finalized session they attended (or taught), with the minutes, the
+    credit per type for their profession, and the sentence that explains it."""
+    finalized = {sid for sid, state in store.session_states(activity.activity_id).items() if state.get("finalized")}
+    people = {a.badge_id: a for a in store.roster(activity.activity_id)}
+    sessions = {s.session_id: s for s in activity.sessions}
+    order = {s.session_id: i for i, s in enumerate(sorted(activity.sessions, key=lambda s: (s.start, s.session_id)))}
+    types = _types(activity)
+    rows = []
+    for badge, row in store.all_attendance(activity.activity_id):
+        session = sessions.get(row.session_id)
+        person = people.get(badge)
+        if session is None or person is None or row.session_id not in finalized:
+            continue
+        eligible = set(eligible_types(activity, person.profession))
+        rows.append(
+            (
+                person.family_name.casefold(),
+                order[row.session_id],
+                [
+                    badge,
+                    person.family_name,
+                    person.given_name,
+                    person.degree,
+                    person.profession,
+                    row.session_id,
+                    session.title,
+                    session.starts_at.astimezone(activity.zone).date().isoformat(),
+                    session.room,
+                    row.minutes,
+                    "yes" if row.faculty else "no",
+                    *[_amount(row.credits.get(t)) if t in eligible and t in row.credits else "" for t in types],
+                    row.explanation,
+                ],
+            )
+        )
+    header = [
+        "badge_id", "family_name", "given_name", "degree", "profession", "session_id", "session_title",
+        "date", "room", "minutes", "faculty", *types, "explanation",
+    ]  # fmt: skip
+    return _csv(header, (r for _, _, r in sorted(rows, key=lambda r: (r[0], r[2][0], r[1]))))
+
+
+def claims_csv(activity: Activity) -> bytes:
+    """One row per learner who claimed: the credit claimed per type (what their certificate shows),
+    the claim and certificate versions, and what became of the certificate mail."""
+    people = {a.badge_id: a for a in store.roster(activity.activity_id)}
+    certificates = {str(c["certificate_id"]): c for c in store.current_certificates(activity.activity_id)}
+    types = _types(activity)
+    rows = []
+    for claim in store.all_claims(activity.activity_id):
+        badge = str(claim["badge_id"])
+        person = people.get(badge)
+        if person is None:
+            continue
+        cid = certificate_id(activity.activity_id, badge)
+        cert = certificates.get(cid, {})
+        rows.append(
+            [
+                badge,
+                person.family_name,
+                person.given_name,
+                person.degree,
+                person.profession,
+                int(claim["version"]),
+                claim.get("claimed_at", ""),
+                *[_amount(claim["totals"].get(t)) for t in types],
+                cid if cert else "",
+                int(cert["version"]) if cert else "",
+                cert.get("status", "") if cert else "",
+                cert.get("issued_at", "") if cert else "",
+                cert.get("mail_state", "") if cert else "",
+                cert.get("delivery", "") if cert else "",
+            ]
+        )
+    rows.sort(key=lambda r: (str(r[1]).casefold(), str(r[2]).casefold(), r[0]))
+    header = [
+        "badge_id", "family_name", "given_name", "degree", "profession", "claim_version", "claimed_at",
+        *types, "certificate_id", "certificate_version", "certificate_status", "issued_at", "mail", "delivery",
+    ]  # fmt: skip
+    return _csv(header, rows)
+
+
+REPORTS: dict[str, tuple[str, Callable[[Activity], bytes]]] = {
+    "attendance.csv": ("text/csv; charset=utf-8", attendance_csv),
+    "claims.csv": ("text/csv; charset=utf-8", claims_csv),
+}
+
+
+def report(activity: Activity, name: str) -> tuple[str, bytes]:
+    """(content type, body) of a report; 404 naming the reports there are."""
+    if name not in REPORTS:
+        raise NotFound(f"no report {name!r}; reports: {', '.join(REPORTS)}")
+    content_type, build = REPORTS[name]
+    return content_type, build(activity)

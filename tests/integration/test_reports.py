@@ -111,3 +111,35 @@ def test_unknown_reports_and_strangers_are_refused(api, stack, meeting):
         claims=organizer_claims(activities="another-activity"),
     )
     assert stack.host.invoke("OrganizerApiFunction", event)["statusCode"] == 403
+
+
+def test_evaluations_csv_summarises_answers_without_naming_anyone(api, stack, meeting):
+    from cme.auth import issue_learner_token
+
+    token = issue_learner_token(meeting, "B-1002", datetime.now(UTC) + timedelta(days=400))
+    body = {
+        "answers": answers(
+            objectives_met=3,
+            overall_quality=4,
+            free_of_commercial_bias="no",
+            free_of_commercial_bias_comment="One device brand on every slide.",
+            practice_change="Daily weights for every heart failure patient.",
+        ),
+        "attest": True,
+    }
+    assert api.evaluate(token, body).status == 202
+    stack.settle()
+    reply = _report(api, meeting, "evaluations.csv")
+    rows = _rows(reply)
+    by = {(r["section"], r["question_id"]): r for r in rows if r["section"] in ("rating", "answers", "free text")}
+    objectives = by[("rating", "objectives_met")]
+    assert objectives["responses"] == "2" and objectives["mean"] == "4.00"
+    assert objectives["distribution"] == "1:0 2:0 3:1 4:0 5:1" and objectives["scope"] == "ACTIVITY"
+    assert by[("answers", "free_of_commercial_bias")]["distribution"] == "yes:1 no:1"
+    [comment] = [r for r in rows if r["section"] == "comment"]
+    assert (comment["answer"], comment["comment"]) == ("no", "One device brand on every slide.")
+    texts = {r["answer"] for r in rows if r["section"] == "text" and r["question_id"] == "practice_change"}
+    assert texts == {"Earlier lactate measurement in suspected sepsis.", "Daily weights for every heart failure patient."}
+    content = reply.body.decode("utf-8-sig")
+    for personal in ("B-1001", "B-1002", "Pérez", "Żółć", "@example.org"):
+        assert personal not in content

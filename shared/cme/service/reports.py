@@ -125,9 +125,58 @@ def claims_csv(activity: Activity) -> bytes:
     return _csv(header, rows)
 
 
+def evaluations_csv(activity: Activity) -> bytes:
+    """The evaluation summary, anonymous (no badge or name): per question and scope (the activity,
+    or a session under session scope) the number of responses, the mean and distribution of ratings
+    or the count of each answer; then every comment given with its answer (e.g. the commercial-bias
+    "no" and why), and every free-text answer."""
+    import json
+
+    from cme.service.evaluation_form import default_questions
+
+    faculty_badges = {b for s in activity.sessions for b in s.faculty}
+    faculty = store.get_attendees(activity.activity_id, faculty_badges) if faculty_badges else {}
+    questions = default_questions(activity, [s.session_id for s in activity.sessions], faculty)
+    answers_by_scope: dict[str, list[dict[str, Any]]] = {}
+    for item in store.all_evaluations(activity.activity_id):
+        doc = json.loads(item["doc"])
+        answers_by_scope.setdefault(str(item["scope"]), []).append(doc.get("answers") or {})
+    scopes = sorted(answers_by_scope, key=lambda scope: (scope != "ACTIVITY", scope))
+    summary: list[list[Any]] = []
+    details: list[list[Any]] = []
+    for question in questions:
+        for scope in scopes:
+            given = [a[question.id] for a in answers_by_scope[scope] if a.get(question.id) not in (None, "")]
+            if not given:
+                continue
+            base = [scope, question.id, question.text, len(given)]
+            if question.type == "scale":
+                low, high = question.min or 1, question.max or 5
+                values = [int(v) for v in given if str(v).lstrip("-").isdigit()]
+                mean = f"{sum(values) / len(values):.2f}" if values else ""
+                spread = " ".join(f"{n}:{values.count(n)}" for n in range(low, high + 1))
+                summary.append(["rating", *base, mean, spread, "", ""])
+            elif question.type in ("yes_no", "choice"):
+                options = ["yes", "no"] if question.type == "yes_no" else list(question.options)
+                spread = " ".join(f"{o}:{sum(1 for v in given if v == o)}" for o in options)
+                summary.append(["answers", *base, "", spread, "", ""])
+            else:
+                summary.append(["free text", *base, "", "", "", ""])
+                details.extend(["text", scope, question.id, question.text, "", "", "", str(v), ""] for v in given)
+            if question.comment_required_when:
+                for answers in answers_by_scope[scope]:
+                    comment = answers.get(f"{question.id}_comment")
+                    if comment:
+                        answer = str(answers.get(question.id, ""))
+                        details.append(["comment", scope, question.id, question.text, "", "", "", answer, comment])
+    header = ["section", "scope", "question_id", "question", "responses", "mean", "distribution", "answer", "comment"]
+    return _csv(header, summary + details)
+
+
 REPORTS: dict[str, tuple[str, Callable[[Activity], bytes]]] = {
     "attendance.csv": ("text/csv; charset=utf-8", attendance_csv),
     "claims.csv": ("text/csv; charset=utf-8", claims_csv),
+    "evaluations.csv": ("text/csv; charset=utf-8", evaluations_csv),
 }
 
 

@@ -139,7 +139,10 @@ def test_evaluations_csv_summarises_answers_without_naming_anyone(api, stack, me
     [comment] = [r for r in rows if r["section"] == "comment"]
     assert (comment["answer"], comment["comment"]) == ("no", "One device brand on every slide.")
     texts = {r["answer"] for r in rows if r["section"] == "text" and r["question_id"] == "practice_change"}
-    assert texts == {"Earlier lactate measurement in suspected sepsis.", "Daily weights for every heart failure patient."}
+    assert texts == {
+        "Earlier lactate measurement in suspected sepsis.",
+        "Daily weights for every heart failure patient.",
+    }
     content = reply.body.decode("utf-8-sig")
     for personal in ("B-1001", "B-1002", "Pérez", "Żółć", "@example.org"):
         assert personal not in content

@@ -146,3 +146,30 @@ def test_evaluations_csv_summarises_answers_without_naming_anyone(api, stack, me
     content = reply.body.decode("utf-8-sig")
     for personal in ("B-1001", "B-1002", "Pérez", "Żółć", "@example.org"):
         assert personal not in content
+
+
+def test_the_post_event_package_holds_counts_participants_and_every_report(api, meeting):
+    import zipfile
+
+    reply = _report(api, meeting, "post-event.zip")
+    assert reply.status == 200 and reply.headers["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(reply.body))
+    assert archive.testzip() is None
+    names = sorted(name.split("/", 1)[1] for name in archive.namelist())
+    assert names == sorted(
+        ["README.txt", "summary.csv", "participants.csv", "attendance.csv", "claims.csv", "evaluations.csv"]
+    )
+
+    def table(name: str) -> list[dict[str, str]]:
+        return list(csv.DictReader(io.StringIO(archive.read(f"{meeting}/{name}").decode("utf-8-sig"))))
+
+    summary = {row["measure"]: row["value"] for row in table("summary.csv")}
+    assert summary["registered"] == "6" and summary["attended at least one session"] == "3"
+    assert summary["learners who claimed credit"] == "1" and summary["certificates issued"] == "1"
+    assert summary["credit claimed: AMA_PRA_1"] == "3.0" and summary["registered: physician"] == "3"
+    participants = {row["badge_id"]: row for row in table("participants.csv")}
+    assert participants["B-1001"]["sessions_attended"] == "2" and participants["B-1001"]["minutes"] == "205"
+    assert participants["B-1001"]["AMA_PRA_1"] == "3.0" and participants["B-1003"]["sessions_attended"] == "0"
+    everything = b"".join(archive.read(name) for name in archive.namelist()).decode("utf-8")
+    assert "@example.org" not in everything and "123456" not in everything  # no email, no board id
+    assert table("claims.csv") == _rows(_report(api, meeting, "claims.csv"))

@@ -173,10 +173,115 @@ def evaluations_csv(activity: Activity) -> bytes:
     return _csv(header, summary + details)
 
 
+def participants_csv(activity: Activity) -> bytes:
+    """The participant list: everyone registered, what they attended and claimed (no contact data)."""
+    finalized = {sid for sid, state in store.session_states(activity.activity_id).items() if state.get("finalized")}
+    attended: dict[str, list[Any]] = {}
+    for badge, row in store.all_attendance(activity.activity_id):
+        if row.session_id in finalized and row.seconds > 0:
+            attended.setdefault(badge, []).append(row)
+    claims = {str(c["badge_id"]): c for c in store.all_claims(activity.activity_id)}
+    types = _types(activity)
+    rows = []
+    for person in sorted(store.roster(activity.activity_id), key=lambda a: (a.family_name.casefold(), a.badge_id)):
+        sessions = attended.get(person.badge_id, [])
+        claim = claims.get(person.badge_id)
+        rows.append(
+            [
+                person.badge_id,
+                person.family_name,
+                person.given_name,
+                person.degree,
+                person.profession,
+                len(sessions),
+                sum(r.minutes for r in sessions),
+                *[_amount(claim["totals"].get(t)) if claim else "" for t in types],
+            ]
+        )
+    header = ["badge_id", "family_name", "given_name", "degree", "profession", "sessions_attended", "minutes", *types]
+    return _csv(header, rows)
+
+
+def summary_csv(activity: Activity) -> bytes:
+    """The headline numbers of the post-event report, one `measure, value` row each."""
+    from collections import Counter
+
+    people = store.roster(activity.activity_id)
+    finalized = {sid for sid, state in store.session_states(activity.activity_id).items() if state.get("finalized")}
+    attended = {b for b, r in store.all_attendance(activity.activity_id) if r.session_id in finalized and r.seconds > 0}
+    claims = store.all_claims(activity.activity_id)
+    certificates = store.current_certificates(activity.activity_id)
+    evaluations = store.all_evaluations(activity.activity_id)
+    rows: list[list[Any]] = [
+        ["activity", activity.title],
+        ["dates", f"{activity.starts_on.isoformat()} to {activity.ends_on.isoformat()}"],
+        ["sessions", len(activity.sessions)],
+        ["registered", len(people)],
+        ["attended at least one session", len(attended)],
+        ["evaluations submitted", len(evaluations)],
+        ["learners who claimed credit", len(claims)],
+        ["certificates issued", len(certificates)],
+        ["certificates revoked", sum(1 for c in certificates if c.get("status") == "revoked")],
+    ]
+    by_profession = Counter(p.profession for p in people)
+    rows.extend([f"registered: {profession}", n] for profession, n in sorted(by_profession.items()))
+    attending = Counter(p.profession for p in people if p.badge_id in attended)
+    rows.extend([f"attended: {profession}", n] for profession, n in sorted(attending.items()))
+    for credit_type in _types(activity):
+        total = sum((Decimal(str(c["totals"].get(credit_type, 0))) for c in claims), Decimal(0))
+        rows.append([f"credit claimed: {credit_type}", format_credit(total)])
+    return _csv(["measure", "value"], rows)
+
+
+POST_EVENT_README = """Post-event package for {title} ({starts} to {ends}), made {made}.
+
+summary.csv       headline numbers: registrations, attendance, evaluations, claims and
+                  certificates, by profession, and the credit claimed per credit type
+participants.csv  everyone registered: sessions attended, minutes, credit claimed per type
+attendance.csv    one row per attendee and session, with the sentence explaining the credit
+claims.csv        one row per learner who claimed, with the certificate and its mail
+evaluations.csv   the evaluation summary (anonymous), comments and free text
+
+Files are UTF-8 CSV; no email address, birth date, board id or NPI is included.
+"""
+
+
+def post_event_zip(activity: Activity) -> bytes:
+    """The package providers' contracts ask for within 30 days: counts, participants, evaluation
+    summary and credit by type, plus the detailed reports."""
+    import zipfile
+
+    from cme import clock
+
+    made = clock.now()
+    stamp = made.astimezone(activity.zone).timetuple()[:6]
+    files = {
+        "README.txt": POST_EVENT_README.format(
+            title=activity.title,
+            starts=activity.starts_on.isoformat(),
+            ends=activity.ends_on.isoformat(),
+            made=clock.iso(made),
+        ).encode("utf-8"),
+        "summary.csv": summary_csv(activity),
+        "participants.csv": participants_csv(activity),
+        "attendance.csv": attendance_csv(activity),
+        "claims.csv": claims_csv(activity),
+        "evaluations.csv": evaluations_csv(activity),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(f"{activity.activity_id}/{name}", date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return out.getvalue()
+
+
 REPORTS: dict[str, tuple[str, Callable[[Activity], bytes]]] = {
     "attendance.csv": ("text/csv; charset=utf-8", attendance_csv),
     "claims.csv": ("text/csv; charset=utf-8", claims_csv),
     "evaluations.csv": ("text/csv; charset=utf-8", evaluations_csv),
+    "post-event.zip": ("application/zip", post_event_zip),
 }
 
 

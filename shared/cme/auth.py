@@ -81,7 +81,8 @@ def csrf_token(session_token: str) -> str:
 
 
 def csrf_ok(session_token: str, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(csrf_token(session_token), str(submitted))
+    # Bytes: compare_digest refuses str with non-ASCII characters, and a client may send anything.
+    return bool(submitted) and hmac.compare_digest(csrf_token(session_token).encode(), str(submitted).encode())
 
 
 def email_key(email: str) -> str:

@@ -380,3 +380,37 @@ def test_a_broken_question_set_is_422_naming_the_field(api, activity_id, questio
     reply = api.put_activity(activity_id, worked_example_activity(evaluation_questions=questions))
     assert reply.status == 422, reply.body
     assert field in [d["field"] for d in reply.json["error"]["details"]], reply.json
+
+
+def test_malformed_forms_are_4xx_never_5xx(meeting, stack):
+    cookie = _sign_in(stack, _link_token(meeting, "B-1001"))
+    flood = "&".join(f"f{i}=x" for i in range(600)).encode()
+    for path in ("/l/evaluation", "/login"):
+        reply = http(
+            "POST",
+            f"{stack.api_url}{path}",
+            raw=flood,
+            content_type="application/x-www-form-urlencoded",
+            headers={"Cookie": cookie},
+        )
+        assert reply.status == 413, (path, reply.status)
+    broken = http(
+        "POST",
+        f"{stack.api_url}/l/evaluation",
+        raw=b"csrf=\xff\xfe&attest=yes",
+        content_type="application/x-www-form-urlencoded",
+        headers={"Cookie": cookie},
+    )
+    assert broken.status == 403  # undecodable bytes are replaced; the CSRF token then does not match
+    wrong_type = http(
+        "POST", f"{stack.api_url}/l/evaluation", raw=b"{}", content_type="application/json", headers={"Cookie": cookie}
+    )
+    assert wrong_type.status == 415
+
+
+def test_tokens_in_any_shape_are_401_never_5xx(meeting, stack):
+    for token in ("l1.%C3%A9t%C3%A9.x", "l1.a.b.c", "%00", "l1..", "l1.AAAA.AAAA"):
+        assert http("GET", f"{stack.api_url}/l/{token}").status == 401, token
+    for cookie in ("cme_session=l1.%E2%82%AC.x", "cme_session=", "cme_session=l1.AAAA.AAAA; other=1"):
+        assert http("GET", f"{stack.api_url}/l", headers={"Cookie": cookie}).status == 401, cookie
+    assert http("GET", f"{stack.api_url}/me", headers={"Authorization": "Bearer l1.\u00e9.x"}).status == 401

@@ -8,10 +8,18 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
+from cme.errors import PayloadTooLarge
+
+MAX_FIELDS = 500
+
 
 def form_fields(body: bytes) -> dict[str, str]:
     """The posted fields (the last value wins for a repeated name); undecodable bytes are replaced."""
-    return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=500))
+    try:
+        pairs = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError as exc:
+        raise PayloadTooLarge(f"a form may have at most {MAX_FIELDS} fields") from exc
+    return dict(pairs)
 
 
 def submission_from_form(

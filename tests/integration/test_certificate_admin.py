@@ -300,3 +300,23 @@ def test_a_branded_certificate_carries_the_logo_signature_and_signer(api, stack,
     images = page["/Resources"]["/XObject"]
     assert len(images) >= 3  # logo, signature and the verification QR code
     assert b"0.4784 0.1216 0.3608 RG" in page.get_contents().get_data()  # the accent colour #7A1F5C
+
+
+def test_an_image_bomb_is_refused_not_decoded(api, activity_id):
+    import io
+    import struct
+    import zlib
+
+    assert api.put_activity(activity_id, worked_example_activity()).status == 201
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    # A 30,000 × 30,000 one-bit PNG (900 megapixels) in a few kilobytes: only its header is read.
+    header = struct.pack(">IIBBBBB", 30_000, 30_000, 1, 0, 0, 0, 0)
+    rows = zlib.compress(b"\0" * (1 + 30_000 // 8) * 200)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    assert len(bomb) < 512 * 1024
+    reply = _upload(api, activity_id, "logo", bomb, "image/png")
+    assert reply.status == 422 and "too large" in reply.json["error"]["message"]
+    assert io.BytesIO(bomb)  # the body itself was fine to send

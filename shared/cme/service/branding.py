@@ -48,17 +48,24 @@ def upload(activity_id: str, kind: str, data: bytes, content_type: str) -> dict[
 
 
 def _dimensions(data: bytes) -> tuple[int, int]:
+    """The image's size, after checking it decodes; a decompression bomb is refused, never decoded."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise Unprocessable(
-                    "the image is too large", [{"field": "body", "message": f"{width}x{height} pixels"}]
-                )
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise Unprocessable(
+                        "the image is too large", [{"field": "body", "message": f"{width}x{height} pixels"}]
+                    )
+                image.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise Unprocessable("the image is too large", [{"field": "body", "message": "too many pixels"}]) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise Unprocessable("the image cannot be read", [{"field": "body", "message": "not a valid image"}]) from exc
     return width, height
 

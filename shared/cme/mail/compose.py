@@ -93,26 +93,18 @@ def compose_certificate_mail(
     }
     text = ENV.get_template("certificate.txt").render(context)
     html = ENV.get_template("certificate.html").render(context)
-
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender
-    msg["To"] = to if parseaddr(to)[0] or "<" in to else Address(display_name=learner_name, addr_spec=to)
-    if reply_to:
-        msg["Reply-To"] = reply_to
-    msg["Subject"] = subject
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
-    if configuration_set:
-        msg["X-SES-CONFIGURATION-SET"] = configuration_set
-    if tags:
-        msg[TAGS_HEADER] = tags_header(tags)
-
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    msg = _message(
+        sender=sender,
+        reply_to=reply_to,
+        to=to if parseaddr(to)[0] or "<" in to else Address(display_name=learner_name, addr_spec=to),
+        subject=subject,
+        configuration_set=configuration_set,
+        tags=tags,
+        text=text,
+        html=html,
+    )
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=pdf_filename)
-
-    for part in msg.walk():
-        if part is not msg:
-            del part["MIME-Version"]  # EmailMessage.add_* put one on sub-parts too
+    _drop_part_versions(msg)
 
     seed = hashlib.sha256()
     for piece in (text, html, pdf_filename):
@@ -152,21 +144,50 @@ def compose_link_mail(
     }
     text = ENV.get_template("link.txt").render(context)
     html = ENV.get_template("link.html").render(context)
+    msg = _message(
+        sender=sender,
+        reply_to=reply_to,
+        to=Address(display_name=learner_name, addr_spec=to),
+        subject=subject,
+        configuration_set=configuration_set,
+        tags=tags,
+        text=text,
+        html=html,
+    )
+    _drop_part_versions(msg)
+    msg.set_boundary(f"=_alt_{hashlib.sha256((text + html).encode()).hexdigest()[:32]}")
+    return msg.as_bytes()
+
+
+def _message(
+    *,
+    sender: str,
+    reply_to: str | None,
+    to: str | Address,
+    subject: str,
+    configuration_set: str | None,
+    tags: dict[str, str] | None,
+    text: str,
+    html: str,
+) -> EmailMessage:
+    """The headers every product mail carries, and its plain-text and HTML alternatives."""
     msg = EmailMessage(policy=SMTP)
     msg["From"] = sender
-    msg["To"] = Address(display_name=learner_name, addr_spec=to)
+    msg["To"] = to
     if reply_to:
         msg["Reply-To"] = reply_to
     msg["Subject"] = subject
-    msg["Auto-Submitted"] = "auto-generated"
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
     if configuration_set:
         msg["X-SES-CONFIGURATION-SET"] = configuration_set
     if tags:
         msg[TAGS_HEADER] = tags_header(tags)
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+def _drop_part_versions(msg: EmailMessage) -> None:
     for part in msg.walk():
         if part is not msg:
-            del part["MIME-Version"]
-    msg.set_boundary(f"=_alt_{hashlib.sha256((text + html).encode()).hexdigest()[:32]}")
-    return msg.as_bytes()
+            del part["MIME-Version"]  # EmailMessage.add_* put one on sub-parts too

@@ -10,7 +10,7 @@ from cme import clock
 from cme.adapters import store
 from cme.domain.credit import claimable, claimable_totals, resolve_claims
 from cme.observability import logger
-from cme.service.learners import load_learner
+from cme.service.learners import LearnerRecord, load_learner
 
 
 def _requested(
@@ -27,6 +27,30 @@ def _requested(
     return requested
 
 
+def _put_next_claim(
+    record: LearnerRecord, *, evaluation_id: str, submitted_at: str
+) -> tuple[int, bool, dict[str, Decimal]]:
+    """Record the next claim version from the learner's current evaluations, each claim clamped to
+    what is claimable now: (version, written, totals)."""
+    unlocked = claimable(record.activity, record.attendances, record.evaluated, record.types)
+    claimed, totals = resolve_claims(
+        record.activity, record.attendances, unlocked, _requested(record.evaluations, unlocked)
+    )
+    version = int(record.claim["version"]) + 1 if record.claim else 1
+    written = store.put_claim(
+        record.activity.activity_id,
+        record.attendee.badge_id,
+        version=version,
+        evaluation_id=evaluation_id,
+        submitted_at=submitted_at,
+        claimed=claimed,
+        totals=totals,
+        claimed_at=clock.iso(clock.now()),
+        offered=claimable_totals(record.activity, record.attendances, unlocked),
+    )
+    return version, written, totals
+
+
 def record_claim(activity_id: str, badge_id: str, evaluation_id: str, submitted_at: str) -> dict[str, Any]:
     record = load_learner(activity_id, badge_id)
     current = {doc["evaluation_id"] for doc in record.evaluations.values()}
@@ -36,22 +60,7 @@ def record_claim(activity_id: str, badge_id: str, evaluation_id: str, submitted_
     existing = record.claim
     if existing and (existing["evaluation_id"] == evaluation_id or existing["submitted_at"] > submitted_at):
         return {"recorded": False, "reason": "already_recorded", "version": int(existing["version"])}
-    unlocked = claimable(record.activity, record.attendances, record.evaluated, record.types)
-    claimed, totals = resolve_claims(
-        record.activity, record.attendances, unlocked, _requested(record.evaluations, unlocked)
-    )
-    version = int(existing["version"]) + 1 if existing else 1
-    written = store.put_claim(
-        activity_id,
-        badge_id,
-        version=version,
-        evaluation_id=evaluation_id,
-        submitted_at=submitted_at,
-        claimed=claimed,
-        totals=totals,
-        claimed_at=clock.iso(clock.now()),
-        offered=claimable_totals(record.activity, record.attendances, unlocked),
-    )
+    version, written, totals = _put_next_claim(record, evaluation_id=evaluation_id, submitted_at=submitted_at)
     if not written:
         # Another delivery recorded a claim meanwhile; SQS redelivers this one and it converges.
         raise RuntimeError("claim version moved concurrently; retry")
@@ -64,24 +73,10 @@ def reissue_claim(activity_id: str, badge_id: str) -> dict[str, Any] | None:
     claimable now (an organizer's reissue: a corrected name, or credit that late scans lowered).
     The stream turns it into ClaimRecorded, then a new certificate version and its mail."""
     record = load_learner(activity_id, badge_id)
-    existing = record.claim
-    if existing is None:
+    if record.claim is None:
         return None
-    unlocked = claimable(record.activity, record.attendances, record.evaluated, record.types)
-    claimed, totals = resolve_claims(
-        record.activity, record.attendances, unlocked, _requested(record.evaluations, unlocked)
-    )
-    version = int(existing["version"]) + 1
-    written = store.put_claim(
-        activity_id,
-        badge_id,
-        version=version,
-        evaluation_id=str(existing["evaluation_id"]),
-        submitted_at=str(existing["submitted_at"]),
-        claimed=claimed,
-        totals=totals,
-        claimed_at=clock.iso(clock.now()),
-        offered=claimable_totals(record.activity, record.attendances, unlocked),
+    version, written, totals = _put_next_claim(
+        record, evaluation_id=str(record.claim["evaluation_id"]), submitted_at=str(record.claim["submitted_at"])
     )
     if not written:
         raise RuntimeError("the claim changed meanwhile; try again")

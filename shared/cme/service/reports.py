@@ -7,12 +7,13 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from cme.adapters import store
 from cme.auth import certificate_id
 from cme.domain.credit import eligible_types, format_credit
-from cme.domain.models import CREDIT_TYPES, Activity
+from cme.domain.models import CREDIT_TYPES, Activity, Attendee, SessionAttendance
 from cme.errors import NotFound
 
 #: A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
@@ -42,19 +43,49 @@ def _types(activity: Activity) -> list[str]:
     return [t for t in CREDIT_TYPES if t in activity.offered_types()]
 
 
-def attendance_csv(activity: Activity) -> bytes:
+class Records:
+    """What the reports read of one activity, each read at most once: the post-event package builds
+    several reports from the same records."""
+
+    def __init__(self, activity: Activity) -> None:
+        self.activity = activity
+
+    @cached_property
+    def people(self) -> dict[str, Attendee]:
+        return {a.badge_id: a for a in store.roster(self.activity.activity_id)}
+
+    @cached_property
+    def attendance(self) -> list[tuple[str, SessionAttendance]]:
+        """(badge, row) of finalized sessions only (rows of a session still running are provisional)."""
+        states = store.session_states(self.activity.activity_id)
+        finalized = {sid for sid, state in states.items() if state.get("finalized")}
+        return [(b, row) for b, row in store.all_attendance(self.activity.activity_id) if row.session_id in finalized]
+
+    @cached_property
+    def claims(self) -> list[dict[str, Any]]:
+        return store.all_claims(self.activity.activity_id)
+
+    @cached_property
+    def certificates(self) -> list[dict[str, Any]]:
+        return store.current_certificates(self.activity.activity_id)
+
+    @cached_property
+    def evaluations(self) -> list[dict[str, Any]]:
+        return store.all_evaluations(self.activity.activity_id)
+
+
+def attendance_csv(records: Records) -> bytes:
     """One row per attendee and finalized session they attended (or taught), with the minutes, the
     credit per type for their profession, and the sentence that explains it."""
-    finalized = {sid for sid, state in store.session_states(activity.activity_id).items() if state.get("finalized")}
-    people = {a.badge_id: a for a in store.roster(activity.activity_id)}
+    activity, people = records.activity, records.people
     sessions = {s.session_id: s for s in activity.sessions}
     order = {s.session_id: i for i, s in enumerate(sorted(activity.sessions, key=lambda s: (s.start, s.session_id)))}
     types = _types(activity)
     rows = []
-    for badge, row in store.all_attendance(activity.activity_id):
+    for badge, row in records.attendance:
         session = sessions.get(row.session_id)
         person = people.get(badge)
-        if session is None or person is None or row.session_id not in finalized:
+        if session is None or person is None:
             continue
         eligible = set(eligible_types(activity, person.profession))
         rows.append(
@@ -85,14 +116,14 @@ def attendance_csv(activity: Activity) -> bytes:
     return _csv(header, (r for _, _, r in sorted(rows, key=lambda r: (r[0], r[2][0], r[1]))))
 
 
-def claims_csv(activity: Activity) -> bytes:
+def claims_csv(records: Records) -> bytes:
     """One row per learner who claimed: the credit claimed per type (what their certificate shows),
     the claim and certificate versions, and what became of the certificate mail."""
-    people = {a.badge_id: a for a in store.roster(activity.activity_id)}
-    certificates = {str(c["certificate_id"]): c for c in store.current_certificates(activity.activity_id)}
+    activity, people = records.activity, records.people
+    certificates = {str(c["certificate_id"]): c for c in records.certificates}
     types = _types(activity)
     rows = []
-    for claim in store.all_claims(activity.activity_id):
+    for claim in records.claims:
         badge = str(claim["badge_id"])
         person = people.get(badge)
         if person is None:
@@ -125,7 +156,7 @@ def claims_csv(activity: Activity) -> bytes:
     return _csv(header, rows)
 
 
-def evaluations_csv(activity: Activity) -> bytes:
+def evaluations_csv(records: Records) -> bytes:
     """The evaluation summary, anonymous (no badge or name): per question and scope (the activity,
     or a session under session scope) the number of responses, the mean and distribution of ratings
     or the count of each answer; then every comment given with its answer (e.g. the commercial-bias
@@ -134,11 +165,12 @@ def evaluations_csv(activity: Activity) -> bytes:
 
     from cme.service.evaluation_form import default_questions
 
+    activity = records.activity
     faculty_badges = {b for s in activity.sessions for b in s.faculty}
     faculty = store.get_attendees(activity.activity_id, faculty_badges) if faculty_badges else {}
     questions = default_questions(activity, [s.session_id for s in activity.sessions], faculty)
     answers_by_scope: dict[str, list[dict[str, Any]]] = {}
-    for item in store.all_evaluations(activity.activity_id):
+    for item in records.evaluations:
         doc = json.loads(item["doc"])
         answers_by_scope.setdefault(str(item["scope"]), []).append(doc.get("answers") or {})
     scopes = sorted(answers_by_scope, key=lambda scope: (scope != "ACTIVITY", scope))
@@ -173,17 +205,16 @@ def evaluations_csv(activity: Activity) -> bytes:
     return _csv(header, summary + details)
 
 
-def participants_csv(activity: Activity) -> bytes:
+def participants_csv(records: Records) -> bytes:
     """The participant list: everyone registered, what they attended and claimed (no contact data)."""
-    finalized = {sid for sid, state in store.session_states(activity.activity_id).items() if state.get("finalized")}
-    attended: dict[str, list[Any]] = {}
-    for badge, row in store.all_attendance(activity.activity_id):
-        if row.session_id in finalized and row.seconds > 0:
+    attended: dict[str, list[SessionAttendance]] = {}
+    for badge, row in records.attendance:
+        if row.seconds > 0:
             attended.setdefault(badge, []).append(row)
-    claims = {str(c["badge_id"]): c for c in store.all_claims(activity.activity_id)}
-    types = _types(activity)
+    claims = {str(c["badge_id"]): c for c in records.claims}
+    types = _types(records.activity)
     rows = []
-    for person in sorted(store.roster(activity.activity_id), key=lambda a: (a.family_name.casefold(), a.badge_id)):
+    for person in sorted(records.people.values(), key=lambda a: (a.family_name.casefold(), a.badge_id)):
         sessions = attended.get(person.badge_id, [])
         claim = claims.get(person.badge_id)
         rows.append(
@@ -202,16 +233,13 @@ def participants_csv(activity: Activity) -> bytes:
     return _csv(header, rows)
 
 
-def summary_csv(activity: Activity) -> bytes:
+def summary_csv(records: Records) -> bytes:
     """The headline numbers of the post-event report, one `measure, value` row each."""
     from collections import Counter
 
-    people = store.roster(activity.activity_id)
-    finalized = {sid for sid, state in store.session_states(activity.activity_id).items() if state.get("finalized")}
-    attended = {b for b, r in store.all_attendance(activity.activity_id) if r.session_id in finalized and r.seconds > 0}
-    claims = store.all_claims(activity.activity_id)
-    certificates = store.current_certificates(activity.activity_id)
-    evaluations = store.all_evaluations(activity.activity_id)
+    activity, people = records.activity, list(records.people.values())
+    attended = {b for b, r in records.attendance if r.seconds > 0}
+    claims, certificates, evaluations = records.claims, records.certificates, records.evaluations
     rows: list[list[Any]] = [
         ["activity", activity.title],
         ["dates", f"{activity.starts_on.isoformat()} to {activity.ends_on.isoformat()}"],
@@ -246,13 +274,14 @@ Files are UTF-8 CSV; no email address, birth date, board id or NPI is included.
 """
 
 
-def post_event_zip(activity: Activity) -> bytes:
+def post_event_zip(records: Records) -> bytes:
     """The package providers' contracts ask for within 30 days: counts, participants, evaluation
     summary and credit by type, plus the detailed reports."""
     import zipfile
 
     from cme import clock
 
+    activity = records.activity
     made = clock.now()
     stamp = made.astimezone(activity.zone).timetuple()[:6]
     files = {
@@ -262,11 +291,11 @@ def post_event_zip(activity: Activity) -> bytes:
             ends=activity.ends_on.isoformat(),
             made=clock.iso(made),
         ).encode("utf-8"),
-        "summary.csv": summary_csv(activity),
-        "participants.csv": participants_csv(activity),
-        "attendance.csv": attendance_csv(activity),
-        "claims.csv": claims_csv(activity),
-        "evaluations.csv": evaluations_csv(activity),
+        "summary.csv": summary_csv(records),
+        "participants.csv": participants_csv(records),
+        "attendance.csv": attendance_csv(records),
+        "claims.csv": claims_csv(records),
+        "evaluations.csv": evaluations_csv(records),
     }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -277,7 +306,7 @@ def post_event_zip(activity: Activity) -> bytes:
     return out.getvalue()
 
 
-REPORTS: dict[str, tuple[str, Callable[[Activity], bytes]]] = {
+REPORTS: dict[str, tuple[str, Callable[[Records], bytes]]] = {
     "attendance.csv": ("text/csv; charset=utf-8", attendance_csv),
     "claims.csv": ("text/csv; charset=utf-8", claims_csv),
     "evaluations.csv": ("text/csv; charset=utf-8", evaluations_csv),
@@ -290,4 +319,4 @@ def report(activity: Activity, name: str) -> tuple[str, bytes]:
     if name not in REPORTS:
         raise NotFound(f"no report {name!r}; reports: {', '.join(REPORTS)}")
     content_type, build = REPORTS[name]
-    return content_type, build(activity)
+    return content_type, build(Records(activity))

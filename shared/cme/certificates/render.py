@@ -530,6 +530,7 @@ KNOWN_TTFFONT_SLOTS = frozenset({
 })  # fmt: skip
 
 
+@cache
 def _cached_subset_font_class() -> type:
     from fontTools.ttLib import TTFont
 
@@ -542,10 +543,6 @@ def _cached_subset_font_class() -> type:
                 super().save(file, reorderTables)
             else:
                 file.write(saved)
-
-        @staticmethod
-        def save_uncached(font: Any, file: Any) -> None:
-            TTFont.save(font, file)
 
     return CachedSubsetFont
 
@@ -585,31 +582,6 @@ def _width_caching_font_class() -> type:
             return len(text), units * font_size_pt * 0.001
 
     return WidthCachingTTFFont
-
-
-class _LazyClass:
-    """`_CachedSubsetFont(...)` and `isinstance(x, _CachedSubsetFont)` without importing fontTools early."""
-
-    def __init__(self, build: Any) -> None:
-        self._build = build
-        self._cls: type | None = None
-
-    def _get(self) -> type:
-        if self._cls is None:
-            self._cls = self._build()
-        return self._cls
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._get()(*args, **kwargs)
-
-    def __instancecheck__(self, instance: Any) -> bool:
-        return isinstance(instance, self._get())
-
-    def save_uncached(self, font: Any, file: Any) -> None:
-        self._get().save_uncached(font, file)  # type: ignore[attr-defined]
-
-
-_CachedSubsetFont: Any = _LazyClass(_cached_subset_font_class)
 
 
 class _FontCache:
@@ -736,7 +708,7 @@ class _SubsetCache:
         self.misses = 0
 
     def document_font(self, face: FontFace, data: bytes, cmap: dict[int, str]) -> Any:
-        font = _CachedSubsetFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+        font = _cached_subset_font_class()(io.BytesIO(data), recalcTimestamp=False, lazy=True)
         if self.enabled:
             names = self._base_names.get(face)
             if names is None:
@@ -753,7 +725,7 @@ class _SubsetCache:
             real.populate(glyphs=sorted(key[1]))
             real.subset(font)
             out = io.BytesIO()
-            _CachedSubsetFont.save_uncached(font, out)
+            font.save(out)  # not cached yet: fontTools compiles the subset
             # The glyph names as the subsetter left them (a reloaded `post` table may name them otherwise).
             entry = (out.getvalue(), list(font.getGlyphOrder()))
             with self._lock:
@@ -779,7 +751,7 @@ _subset_cache = _SubsetCache()
 
 def _install_subset_cache() -> None:
     """Route fpdf2's output-time subsetting of our faces through `_subset_cache` (once per process).
-    Faces opened elsewhere (not `_CachedSubsetFont`) are subsetted by fontTools as before."""
+    Faces opened elsewhere (not made by `_SubsetCache.document_font`) are subsetted by fontTools as before."""
     import fpdf.output as output
     from fontTools import subset as ftsubset
 
@@ -797,7 +769,7 @@ def _install_subset_cache() -> None:
             self._glyphs = frozenset(glyphs)
 
         def subset(self, font: Any) -> None:
-            if isinstance(font, _CachedSubsetFont) and getattr(font, "cme_face", None) is not None:
+            if isinstance(font, _cached_subset_font_class()) and getattr(font, "cme_face", None) is not None:
                 _subset_cache.subset(font, self._glyphs, self._options, ftsubset.Subsetter)
                 return
             real = ftsubset.Subsetter(self._options)

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.shared.cookies import Cookie
 
-from cme.adapters import blobs, store
+from cme.adapters import store
 from cme.api import base_url, bearer_token, content_type, json_body, json_response, new_resolver, parse, raw_body
 from cme.auth import Learner, csrf_ok, csrf_token, read_learner_token
 from cme.auth import certificate_id as certificate_id_of
@@ -16,6 +16,7 @@ from cme.domain.models import EvaluationSubmission
 from cme.errors import NotFound, Unauthorized, Unprocessable, UnsupportedMediaType
 from cme.observability import logger
 from cme.service.access import cleared_cookie, cookie_token, request_login, session_cookie, session_token
+from cme.service.certificates import download_url
 from cme.service.learners import evaluation_form, evaluation_page_data, learner_view, submit_evaluation
 from cme.web import pages
 from cme.web.forms import form_fields, submission_from_form
@@ -24,7 +25,7 @@ app = new_resolver()
 
 
 def _session() -> str | None:
-    return cookie_token(app.current_event.cookies, None)
+    return cookie_token(app.current_event.cookies)
 
 
 def _learner() -> Learner:
@@ -90,15 +91,12 @@ _NEXT = {"certificate": "/l/certificate", "evaluation": "/l/evaluation"}
 def get_home() -> Response:
     learner, _ = _page_learner()
     view = learner_view(learner.activity_id, learner.badge_id, base_url(app))
-    activity = store.get_activity(learner.activity_id)
-    zone = activity.zone if activity else None
     flag = app.current_event.get_query_string_value("done")
     flash = {
         "evaluation": "Thank you: your evaluation and claim were received. Your certificate will appear "
         "here and in your email within a minute."
     }.get(flag or "")
-    assert zone is not None
-    return _html(200, pages.home_page(view, zone, flash=flash))
+    return _html(200, pages.home_page(view, flash=flash))
 
 
 @app.get("/l/evaluation")
@@ -208,8 +206,7 @@ def get_certificate_page() -> Response:
                 link={"href": "/l", "label": "Back to your credit"},
             ),
         )
-    url = blobs.presigned_url(record["s3_key"], f"certificate-{cid}-v{int(record['version'])}.pdf")
-    return _redirect(url, status=302)
+    return _redirect(download_url(record), status=302)
 
 
 @app.get("/l/<token>")
@@ -288,12 +285,12 @@ def post_evaluation() -> Response:
 @app.get("/certificates/<certificate_id>")
 def get_certificate(certificate_id: str) -> Response:
     learner = _learner()
-    cid = certificate_id
-    record = store.get_certificate(cid)
-    if record is None or cid != certificate_id_of(learner.activity_id, learner.badge_id):
+    record = None
+    if certificate_id == certificate_id_of(learner.activity_id, learner.badge_id):
+        record = store.get_certificate(certificate_id)
+    if record is None:
         raise NotFound("no such certificate")
-    url = blobs.presigned_url(record["s3_key"], f"certificate-{cid}-v{int(record['version'])}.pdf")
-    return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"}, body="")
+    return Response(status_code=302, headers={"Location": download_url(record), "Cache-Control": "no-store"}, body="")
 
 
 @logger.inject_lambda_context(clear_state=True)

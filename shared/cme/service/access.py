@@ -51,10 +51,9 @@ def cleared_cookie() -> Cookie:
     return Cookie(SESSION_COOKIE, "", path="/", secure=True, http_only=True, max_age=0, same_site=SameSite.LAX_MODE)
 
 
-def cookie_token(cookies: list[str] | None, header: str | None) -> str | None:
-    """The session token from API Gateway v2's `cookies` list (or a Cookie header)."""
-    pieces = list(cookies or []) + ([p for p in (header or "").split(";")] if header else [])
-    for piece in pieces:
+def cookie_token(cookies: list[str] | None) -> str | None:
+    """The session token from API Gateway v2's `cookies` list."""
+    for piece in cookies or []:
         name, _, value = piece.strip().partition("=")
         if name == SESSION_COOKIE and value:
             return value
@@ -96,7 +95,8 @@ def request_login(activity_id: Any, email: Any, client_ip: str) -> None:
     assert isinstance(activity_id, str) and isinstance(email, str)
     key = email_key(email)
     config = settings()
-    retry = 3600 - clock.now().minute * 60 - clock.now().second
+    now = clock.now()
+    retry = 3600 - now.minute * 60 - now.second  # until the hour's window closes
     if not _count("ip", client_ip or "unknown", config.login_per_ip_per_hour):
         raise TooManyRequests("too many sign-in requests from this network; try again later", retry)
     if not _count("email", f"{activity_id}#{key}", config.login_per_email_per_hour):

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from cme import clock
-from cme.adapters import blobs, store
+from cme.adapters import store
 from cme.errors import Conflict, NotFound, Unprocessable
 from cme.observability import logger
-from cme.service.certificates import verification
+from cme.service import certificates
 from cme.service.claims import reissue_claim
 
 
@@ -21,8 +21,7 @@ def _current(activity_id: str, certificate_id: str) -> dict[str, Any]:
 
 
 def download_url(activity_id: str, certificate_id: str) -> str:
-    record = _current(activity_id, certificate_id)
-    return blobs.presigned_url(record["s3_key"], f"certificate-{certificate_id}-v{int(record['version'])}.pdf")
+    return certificates.download_url(_current(activity_id, certificate_id))
 
 
 def revoke(activity_id: str, certificate_id: str, body: Any, organizer: str) -> dict[str, Any]:
@@ -37,7 +36,7 @@ def revoke(activity_id: str, certificate_id: str, body: Any, organizer: str) -> 
         certificate_id, version, reason=reason.strip(), at=clock.iso(clock.now()), by=organizer
     )
     logger.info("certificate revoked", extra={"activity_id": activity_id, "certificate_id": certificate_id})
-    result = verification(certificate_id, None)
+    result = certificates.verification(certificate_id, None)
     assert result is not None
     return result
 

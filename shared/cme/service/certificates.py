@@ -143,6 +143,12 @@ def render_pdf(
     return render_certificate(document)
 
 
+def download_url(record: dict[str, Any]) -> str:
+    """A short-lived (presigned) URL of a certificate version's PDF, named after its id and version."""
+    name = f"certificate-{record['certificate_id']}-v{int(record['version'])}.pdf"
+    return blobs.presigned_url(str(record["s3_key"]), name)
+
+
 def verification(cid: str, version: int | None) -> dict[str, Any] | None:
     current = store.current_certificate_version(cid)
     if current is None:

@@ -146,6 +146,7 @@ def learner_view(activity_id: str, badge_id: str, base_url: str, *, for_organize
             "title": activity.title,
             "starts_on": activity.starts_on.isoformat(),
             "ends_on": activity.ends_on.isoformat(),
+            "timezone": activity.timezone,
             "evaluation_scope": activity.policy.evaluation_scope,
         },
         "sessions": sessions,

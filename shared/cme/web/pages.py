@@ -136,7 +136,9 @@ _MAIL_STATES = {
 }
 
 
-def home_page(view: Mapping[str, Any], zone: ZoneInfo, *, flash: str | None = None) -> str:
+def home_page(view: Mapping[str, Any], *, flash: str | None = None) -> str:
+    """The credit page, from `GET /me`'s body; times in the activity's time zone."""
+    zone = ZoneInfo(view["activity"]["timezone"])
     types = view["attendee"]["credit_types"]
     scope = view["activity"]["evaluation_scope"]
     step = _step(view, scope)

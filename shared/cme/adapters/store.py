@@ -157,8 +157,13 @@ def session_states(activity_id: str) -> dict[str, dict[str, Any]]:
     return {item["SK"].removeprefix("SESSION#"): item for item in items}
 
 
+def finalized_ids(states: dict[str, dict[str, Any]]) -> set[str]:
+    """The finalized sessions among session states (as `session_states` or `activity_and_states` give)."""
+    return {sid for sid, state in states.items() if state.get("finalized")}
+
+
 def finalized_sessions(activity_id: str) -> set[str]:
-    return {sid for sid, state in session_states(activity_id).items() if state.get("finalized")}
+    return finalized_ids(session_states(activity_id))
 
 
 def begin_finalization(activity_id: str, session_id: str, *, run_id: str, at: str) -> None:
@@ -448,6 +453,13 @@ def attendance_of(activity_id: str, badge_id: str) -> dict[str, SessionAttendanc
 
 def all_attendance(activity_id: str) -> list[tuple[str, SessionAttendance]]:
     return [(str(item["badge_id"]), _attendance(item)) for item in _query_shards(activity_id, "ATT")]
+
+
+def finalized_attendance(activity_id: str, states: dict[str, dict[str, Any]]) -> list[tuple[str, SessionAttendance]]:
+    """Every attendance row of the finalized sessions (a row of a session not yet finalized is
+    provisional: consumers write them for sessions about to end)."""
+    finalized = finalized_ids(states)
+    return [(badge, row) for badge, row in all_attendance(activity_id) if row.session_id in finalized]
 
 
 # ---- evaluations and claims -----------------------------------------------------------------------

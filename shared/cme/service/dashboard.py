@@ -33,8 +33,7 @@ def dashboard(activity_id: str) -> dict[str, Any]:
                 inside_by_session[str(item["session_id"])] += 1
     profession = {a.badge_id: a.profession for a in store.roster(activity_id)}
     claimable_by_session: dict[str, Counter[str]] = {}
-    finalized = {sid for sid, state in states.items() if state.get("finalized")}
-    attendance_rows = [(b, a) for b, a in store.all_attendance(activity_id) if a.session_id in finalized]
+    attendance_rows = store.finalized_attendance(activity_id, states)
     for badge_id, attendance in attendance_rows:
         types = eligible_types(activity, profession.get(badge_id, "other"))
         bucket = claimable_by_session.setdefault(attendance.session_id, Counter())

@@ -53,7 +53,7 @@ def load_learner(activity_id: str, badge_id: str, *, with_scans: bool = False) -
         raise NotFound("no such learner")
     attendee = store.attendee_from_item(items["PROFILE"][0])
     agenda = {s.session_id for s in activity.sessions}
-    finalized = {sid for sid, state in states.items() if state.get("finalized")}
+    finalized = store.finalized_ids(states)
     attendances = {
         a.session_id: a
         for a in map(store.attendance_from_item, items.get("ATT", []))

@@ -57,9 +57,7 @@ class Records:
     @cached_property
     def attendance(self) -> list[tuple[str, SessionAttendance]]:
         """(badge, row) of finalized sessions only (rows of a session still running are provisional)."""
-        states = store.session_states(self.activity.activity_id)
-        finalized = {sid for sid, state in states.items() if state.get("finalized")}
-        return [(b, row) for b, row in store.all_attendance(self.activity.activity_id) if row.session_id in finalized]
+        return store.finalized_attendance(self.activity.activity_id, store.session_states(self.activity.activity_id))
 
     @cached_property
     def claims(self) -> list[dict[str, Any]]:

@@ -18,11 +18,9 @@ def review_list(activity_id: str) -> dict[str, Any]:
     activity, states = store.activity_and_states(activity_id)
     if activity is None:
         raise NotFound(f"no activity {activity_id!r}")
-    finalized = {sid for sid, state in states.items() if state.get("finalized")}
     attendance: dict[str, dict[str, SessionAttendance]] = defaultdict(dict)
-    for badge_id, row in store.all_attendance(activity_id):
-        if row.session_id in finalized:
-            attendance[badge_id][row.session_id] = row
+    for badge_id, row in store.finalized_attendance(activity_id, states):
+        attendance[badge_id][row.session_id] = row
     professions = {a.badge_id: a.profession for a in store.roster(activity_id)}
     learners = []
     for certificate in store.current_certificates(activity_id):

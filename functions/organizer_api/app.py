@@ -12,9 +12,9 @@ from cme.config import settings
 from cme.domain.models import Activity
 from cme.errors import NotFound, Unprocessable
 from cme.observability import logger
-from cme.service import branding, certificate_admin, reports
+from cme.service import branding, certificate_admin, counters, reports
 from cme.service.activities import import_activity
-from cme.service.dashboard import dashboard
+from cme.service.dashboard import dashboard, differences, recount
 from cme.service.learners import learner_view
 from cme.service.review import review_list
 from cme.service.roster import parse_roster, upsert_roster
@@ -125,17 +125,46 @@ def get_dashboard(activity_id: str) -> Response:
     return json_response(200, dashboard(activity_id))
 
 
+def _comparison(activity_id: str) -> dict[str, Any]:
+    recounted = recount(activity_id)
+    live = dashboard(activity_id)
+    found = differences(live, recounted)
+    return {"consistent": not found, "differences": found, "live": live, "recount": recounted}
+
+
+@app.get("/activities/<activity_id>/dashboard/recount")
+def get_recount(activity_id: str) -> Response:
+    """The counts recomputed from the records, beside the live ones, and where they differ."""
+    _authorized(activity_id)
+    return json_response(200, _comparison(activity_id))
+
+
+@app.post("/activities/<activity_id>/dashboard/recount")
+def post_recount(activity_id: str) -> Response:
+    """Set the live counts to the records (see counters.repair), then compare again."""
+    organizer = _authorized(activity_id)
+    _existing(activity_id)
+    corrected = counters.repair(activity_id, int(clock.now().timestamp()))
+    logger.info("counts repaired", extra={"activity_id": activity_id, "corrected": corrected, "by": organizer.subject})
+    return json_response(200, {"corrected": corrected, **_comparison(activity_id)})
+
+
 @app.get("/activities/<activity_id>/reports/<name>")
 def get_report(activity_id: str, name: str) -> Response:
     _authorized(activity_id)
-    kind, body = reports.report(_existing(activity_id), name)
+    built = reports.report(_existing(activity_id), name)
     headers = {
-        "Content-Type": kind,
+        "Content-Type": built.content_type,
         "Content-Disposition": f'attachment; filename="{activity_id}-{name}"',
         "Cache-Control": "no-store",
+        **built.headers,
     }
-    logger.info("report downloaded", extra={"activity_id": activity_id, "report": name, "bytes": len(body)})
-    return Response(status_code=200, headers=headers, body=body)
+    # Counts only (`X-CME-Excluded`): never a name, board id or birth date.
+    logger.info(
+        "report downloaded",
+        extra={"activity_id": activity_id, "report": name, "bytes": len(built.body), **built.headers},
+    )
+    return Response(status_code=200, headers=headers, body=built.body)
 
 
 @app.get("/activities/<activity_id>/review")

@@ -1,6 +1,8 @@
-"""Public routes: certificate verification (HTML or JSON) and the health check."""
+"""Public routes: certificate verification (HTML or JSON), the health check, and the organizer's dashboard
+page (shells and static files only: its data comes from the organizer API, read by the page with a token)."""
 
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -8,7 +10,7 @@ from cme.api import json_response, new_resolver
 from cme.errors import BadRequest, NotFound
 from cme.observability import logger
 from cme.service.certificates import verification
-from cme.web import pages
+from cme.web import organizer, pages
 
 app = new_resolver()
 
@@ -31,6 +33,45 @@ def get_verification(certificate_id: str) -> Response:
 @app.get("/health")
 def health() -> Response:
     return json_response(200, {"status": "ok"})
+
+
+def _organizer_shell(view: organizer.View, activity_id: str = "") -> Response:
+    body = organizer.shell(view, activity_id)
+    return Response(status_code=200, headers=organizer.page_headers(organizer.sign_in()), body=body)
+
+
+@app.get("/organizer/")
+def organizer_home() -> Response:
+    """Sign-in state and a way to pick an activity."""
+    return _organizer_shell("home")
+
+
+@app.get("/organizer/activities/<activity_id>")
+def organizer_dashboard(activity_id: str) -> Response:
+    """The same shell for any id: whether the activity exists, and whether the caller manages it, is the
+    organizer API's answer to the page's first call. The id arrives as the raw path segment."""
+    return _organizer_shell("activity", unquote(activity_id))
+
+
+@app.get("/organizer/callback")
+def organizer_callback() -> Response:
+    """Cognito's hosted UI returns here with `?code=`; the page exchanges it (PKCE) itself."""
+    return _organizer_shell("callback")
+
+
+def _organizer_asset(name: str) -> Response:
+    status, body, headers = organizer.asset(name, app.current_event.headers.get("if-none-match"))
+    return Response(status_code=status, headers=headers, body=body)
+
+
+@app.get("/organizer/app.js")
+def organizer_script() -> Response:
+    return _organizer_asset("app.js")
+
+
+@app.get("/organizer/app.css")
+def organizer_styles() -> Response:
+    return _organizer_asset("app.css")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,7 +8,11 @@ repeats redo the same work. Its figures are the top-level keys of the JSON.
 reportlab rendering of the same certificate in the same process, PDF sizes by script, and the issuer's import
 time. Its figures are under the `certificates` key.
 
-`cme bench --only finalize` / `--only certificates` runs one of them."""
+`latency`: the time from a scan accepted by `POST /scans` to the dashboard's count including it, on a local
+stack whose pollers run by themselves (the stream → check-in consumer → presence record → stream → counts path),
+median and 95th percentile over 100 scans. Its figures are under the `dashboard_latency` key.
+
+`cme bench --only finalize` / `--only certificates` / `--only latency` runs one of them."""
 
 from __future__ import annotations
 
@@ -157,6 +161,73 @@ def bench_finalize(attendees: int = 2000, repeats: int = 3, seed: int = 1) -> di
         stack.stop()
 
 
+def call(method: str, url: str, token: str, body: Any = None) -> Any:
+    """One API request with a bearer token; the JSON answer (an error status raises)."""
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 (the local stack's URL)
+        url, data=data, method=method, headers={"authorization": f"Bearer {token}"}
+    )
+    if data is not None:
+        request.add_header("content-type", "application/json")
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (the local stack's URL)
+        return json.loads(response.read() or b"null")
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def bench_dashboard_latency(samples: int = 100) -> dict[str, Any]:
+    """Scan accepted → count visible on the dashboard, through the HTTP API of a local stack whose
+    pollers run by themselves (as under `cme local`): each scan is one new attendee at the door, and
+    the dashboard is read every 20 ms until its checked-in count includes that attendee."""
+    from cme_local.stack import LocalStack
+
+    start = datetime.fromisoformat(f"{DAY}T08:20:00{OFFSET}")
+    stack = LocalStack(now=start, background_pump=True).start()
+    try:
+        api, organizer, scanner = stack.api_url, stack.organizer_token, stack.scanner_token
+        call("PUT", f"{api}/activities/latency", organizer, _plenary(samples))
+        roster = [
+            {
+                "badge_id": f"B{i:05d}",
+                "given_name": "Test",
+                "family_name": f"Learner {i}",
+                "email": f"learner{i}@example.org",
+                "profession": "physician",
+                "degree": "MD",
+            }
+            for i in range(samples)
+        ]
+        call("POST", f"{api}/activities/latency/attendees?send_links=false", organizer, roster)
+        stack.settle()
+        latencies = []
+        for i in range(samples):
+            scan = {"scan_id": f"l{i}", "badge_id": f"B{i:05d}", "room": "Hall-A", "scanned_at": _at(start)}
+            reply = call("POST", f"{api}/scans", scanner, {"activity_id": "latency", "scans": [scan]})
+            accepted = time.perf_counter()
+            assert reply["results"][0]["status"] == "accepted", reply
+            while True:
+                board = call("GET", f"{api}/activities/latency/dashboard", organizer)
+                if board["totals"]["checked_in"] > i:
+                    break
+                time.sleep(0.02)
+            latencies.append(time.perf_counter() - accepted)
+        return {
+            "benchmark": "scan accepted → dashboard count (local stack, HTTP)",
+            "samples": samples,
+            "seconds_median": round(statistics.median(latencies), 3),
+            "seconds_p95": round(_percentile(latencies, 0.95), 3),
+            "seconds_max": round(max(latencies), 3),
+            "target_p95_seconds": 2.0,
+        }
+    finally:
+        stack.stop()
+
+
 def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
     if isinstance(value, dict):
         return [row for key, inner in value.items() for row in _flatten(f"{prefix}.{key}", inner)]
@@ -164,17 +235,17 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """One row a figure; the finalize figures as they were, the certificate figures flattened with dots."""
-    rows = [
-        (k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in result.items() if k != "certificates"
-    ]
-    if "certificates" in result:
-        rows += _flatten("certificates", result["certificates"])
+    """One row a figure; the finalize figures as they were, the other benchmarks' flattened with dots."""
+    nested = ("certificates", "dashboard_latency")
+    rows = [(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in result.items() if k not in nested]
+    for key in nested:
+        if key in result:
+            rows += _flatten(key, result[key])
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-BENCHMARKS = ("finalize", "certificates")
+BENCHMARKS = ("finalize", "certificates", "latency")
 
 
 def main(
@@ -184,6 +255,7 @@ def main(
     only: str | None = None,
     rounds: int = 50,
     import_processes: int = 5,
+    latency_samples: int = 100,
 ) -> dict[str, Any]:
     if only is not None and only not in BENCHMARKS:
         raise ValueError(f"--only: one of {', '.join(BENCHMARKS)}")
@@ -195,6 +267,8 @@ def main(
     result: dict[str, Any] = {}
     if only in (None, "finalize"):
         result.update(bench_finalize(attendees=attendees, repeats=repeats))
+    if only in (None, "latency"):
+        result["dashboard_latency"] = bench_dashboard_latency(samples=latency_samples)
     if certificates is not None:
         result["certificates"] = certificates
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     stack = LocalStack(port=args.port, now=_now(args.now)).start()
     path = stack.write_local_json(Path(args.state_dir))
     print(f"local stack at {stack.api_url}  (AWS stand-in at {stack.aws_endpoint})")
-    print(f"wrote {path}; organizer dashboard: {stack.api_url}/_local/dashboard#activity=<id>&token=<organizer_token>")
+    print(f"wrote {path}")
+    print(f"organizer dashboard: {stack.organizer_page_url()}")
     print("Ctrl-C stops it.")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -51,6 +52,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         activity_id = conference.activity_id if hasattr(conference, "activity_id") else "asa-2027"
         stack.write_local_json(Path(args.state_dir), [activity_id])
+        until = "" if args.serve else " (until the demo ends; --serve keeps it up)"
+        print(f"organizer dashboard{until}: {stack.organizer_page_url(activity_id)}", flush=True)
         summary = run_demo(
             stack.api_url,
             stack.organizer_token,
@@ -65,8 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(format_summary(summary))
         print(f"certificates, mails and summary.json are in {Path(args.out).resolve()}")
         if args.serve:
-            url = f"{stack.api_url}/_local/dashboard#activity={activity_id}&token={stack.organizer_token}"
-            print(f"organizer dashboard: {url}\nCtrl-C stops the stack.")
+            print(f"organizer dashboard: {stack.organizer_page_url(activity_id)}\nCtrl-C stops the stack.")
             try:
                 while True:
                     time.sleep(1)
@@ -87,8 +89,46 @@ def cmd_bench(args: argparse.Namespace) -> int:
         only=args.only,
         rounds=args.rounds,
         import_processes=args.import_processes,
+        latency_samples=args.latency_samples,
     )
     return 0
+
+
+def cmd_recount(args: argparse.Namespace) -> int:
+    """Compare an activity's live counts with a recount from its records (the organizer route)."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    api, token = args.api, args.token
+    if not (api and token):
+        state = Path(args.state_dir) / "local.json"
+        if not state.exists():
+            print(f"no --api/--token and no {state}: start `cme local` or give both", file=sys.stderr)
+            return 2
+        local = json.loads(state.read_text())
+        api, token = api or local["api_url"], token or local["organizer_token"]
+    url = f"{api.rstrip('/')}/activities/{quote(args.activity_id, safe='')}/dashboard/recount"
+    request = urllib.request.Request(  # noqa: S310 (the API's own URL)
+        url, method="POST" if args.repair else "GET", headers={"authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 (the API's own URL)
+            result = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        print(f"{error.code}: {error.read().decode(errors='replace')}", file=sys.stderr)
+        return 2
+    if args.repair:
+        print(f"{args.activity_id}: {result['corrected']} counts set to the records")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif result["consistent"]:
+        print(f"{args.activity_id}: the live counts equal a recount from the records")
+    else:
+        print(f"{args.activity_id}: {len(result['differences'])} counts differ from a recount:")
+        for found in result["differences"]:
+            print(f"  {found['field']}: live {found['live']}, recount {found['recount']}")
+    return 0 if result["consistent"] else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,9 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--state-dir", default=".cme")
     demo.set_defaults(func=cmd_demo)
     bench = sub.add_parser(
-        "bench", help="benchmarks: finalizing a plenary on the local stack, rendering certificates (fpdf2 vs reportlab)"
+        "bench",
+        help="benchmarks: finalizing a plenary, rendering certificates (fpdf2 vs reportlab), scan-to-dashboard latency",
     )
-    bench.add_argument("--only", choices=["finalize", "certificates"], help="run one benchmark (default: both)")
+    bench.add_argument(
+        "--only", choices=["finalize", "certificates", "latency"], help="run one benchmark (default: all)"
+    )
+    bench.add_argument("--latency-samples", type=int, default=100, help="latency: scans timed to the dashboard")
     bench.add_argument("--attendees", type=int, default=2000, help="finalize: attendees of the plenary")
     bench.add_argument("--repeats", type=int, default=3, help="finalize: runs (median)")
     bench.add_argument("--rounds", type=int, default=50, help="certificates: interleaved fpdf2/reportlab rounds")
@@ -123,6 +167,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     bench.add_argument("--out", default="out/bench.json")
     bench.set_defaults(func=cmd_bench)
+    recount = sub.add_parser(
+        "recount", help="compare an activity's live dashboard counts with a recount from its records"
+    )
+    recount.add_argument("activity_id")
+    recount.add_argument("--api", help="the API's base URL (default: the running local stack's)")
+    recount.add_argument("--token", help="an organizer token (default: the running local stack's)")
+    recount.add_argument("--state-dir", default=".cme")
+    recount.add_argument("--json", action="store_true", help="print the whole comparison")
+    recount.add_argument(
+        "--repair", action="store_true", help="first set the live counts to the records (when the meeting is quiet)"
+    )
+    recount.set_defaults(func=cmd_recount)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

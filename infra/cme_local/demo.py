@@ -419,6 +419,11 @@ class _Demo:
 
         dashboard = self.organizer.get(f"/activities/{self.activity_id}/dashboard")
         sessions = dashboard.get("sessions", [])
+        # The live counts the stream kept, against a recount from the records.
+        recount = self.organizer.get(f"/activities/{self.activity_id}/dashboard/recount")
+        if not recount.get("consistent"):
+            self.errors.append(f"live counts differ from a recount in {len(recount.get('differences') or [])} places")
+        self.log(f"dashboard: live counts {'equal' if recount.get('consistent') else 'DIFFER FROM'} a recount")
         return {
             "activity_id": self.activity_id,
             "attendees": len(self.conference.roster),
@@ -435,6 +440,7 @@ class _Demo:
             "mails": len(messages),
             "link_mails": len(links),
             "dashboard": dashboard.get("totals", {}),
+            "dashboard_equals_recount": bool(recount.get("consistent")),
             "errors": len(self.errors),
             "error_samples": self.errors[:20],
         }

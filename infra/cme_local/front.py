@@ -13,7 +13,6 @@ import time
 import uuid
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from cme_local.stack import LocalStack
 
 log = logging.getLogger("cme_local.front")
-STATIC = Path(__file__).parent / "static"
 
 
 def _event(
@@ -207,9 +205,10 @@ def make_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 self._json(200, {"messages": stack.sent_mail()})
             elif path == "/_local/status" and self.command == "GET":
                 self._json(200, stack.status())
-            elif path.startswith("/_local/dashboard") and self.command == "GET":
-                page = (STATIC / "dashboard.html").read_bytes()
-                self._send(200, page, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
+            elif path.rstrip("/") == "/_local/dashboard" and self.command == "GET":
+                # The product's page took its place; a browser keeps the old link's #activity=&token= fragment
+                # across the redirect, and the page reads it.
+                self._send(302, b"", {"Location": "/organizer/", "Cache-Control": "no-store"})
             else:
                 self._json(404, {"message": "Not Found"})
 

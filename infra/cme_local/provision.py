@@ -57,6 +57,7 @@ class StreamMapping:
     partial_failures: bool
     starting_position: str
     filters: list[dict[str, Any]] = field(default_factory=list)
+    tumbling_window: int = 0
 
 
 @dataclass
@@ -412,6 +413,7 @@ class Provisioner:
                             on_failure_queue_url=queue_urls.get(self.resolve(on_failure)) if on_failure else None,
                             partial_failures="ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
                             starting_position=str(ep.get("StartingPosition", "TRIM_HORIZON")),
+                            tumbling_window=int(ep.get("TumblingWindowInSeconds", 0)),
                             filters=[
                                 json.loads(f["Pattern"]) for f in (ep.get("FilterCriteria") or {}).get("Filters", [])
                             ],

@@ -151,6 +151,28 @@ class StreamPoller:
             request["ShardIteratorType"] = "TRIM_HORIZON"
         return str(self.streams.get_shard_iterator(**request)["ShardIterator"])
 
+    def _event(self, batch: list[dict[str, Any]], shard_id: str) -> dict[str, Any]:
+        """The event Lambda sends: with a tumbling window it also names the shard and the window (the
+        window's state is not carried between invocations here: no function of this stack uses it)."""
+        event: dict[str, Any] = {"Records": batch}
+        if self.mapping.tumbling_window:
+            now = int(time.time())
+            start = now - now % self.mapping.tumbling_window
+            event.update(
+                shardId=shard_id,
+                eventSourceARN=self.mapping.stream_arn,
+                window={
+                    "start": datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "end": datetime.fromtimestamp(start + self.mapping.tumbling_window, UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                },
+                state={},
+                isFinalInvokeForWindow=False,
+                isWindowTerminatedEarly=False,
+            )
+        return event
+
     def poll_once(self) -> int:
         shards = self.streams.describe_stream(StreamArn=self.mapping.stream_arn)["StreamDescription"]["Shards"]
         total = 0
@@ -174,7 +196,7 @@ class StreamPoller:
                 continue
             self.filtered += len(records) - len(batch)
             try:
-                result = self.host.invoke(self.mapping.function, {"Records": batch})
+                result = self.host.invoke(self.mapping.function, self._event(batch, shard_id))
                 failures = [f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])]
             except Exception:
                 log.exception("%s failed a stream batch", self.mapping.function)

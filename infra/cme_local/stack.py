@@ -197,6 +197,15 @@ class LocalStack:
             "schedules_fired": self.pump.scheduler.fired,
         }
 
+    def organizer_page_url(self, activity_id: str | None = None) -> str:
+        """The organizer's dashboard page, ready to open: a fresh local token (12 hours) in the fragment,
+        which the browser never sends and the page moves to the tab's storage."""
+        from urllib.parse import quote
+
+        token = self.authorizer.issue("local-organizer", ttl=12 * 3600)
+        path = f"/organizer/activities/{quote(activity_id, safe='')}" if activity_id else "/organizer/"
+        return f"{self.api_url}{path}#token={token}"
+
     def local_json(self, activity_ids: list[str] | None = None) -> dict[str, Any]:
         return {
             "api_url": self.api_url,
@@ -204,7 +213,7 @@ class LocalStack:
             "scanner_token": self.scanner_token,
             "activity_ids": activity_ids or [],
             "aws_endpoint_url": self.aws_endpoint,
-            "dashboard_url": f"{self.api_url}/_local/dashboard",
+            "dashboard_url": f"{self.api_url}/organizer/",
         }
 
     def write_local_json(self, directory: Path, activity_ids: list[str] | None = None) -> Path:

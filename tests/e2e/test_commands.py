@@ -84,7 +84,20 @@ def test_cme_local_writes_local_json_and_serves_the_contract(tmp_path):
                 break
             time.sleep(0.3)
         assert board["totals"]["checked_in"] == 1 and board["totals"]["inside_now"] == 1
-        assert http("GET", f"{local['api_url']}/_local/dashboard").status == 200
+        # `cme recount` finds the running stack from .cme/local.json and agrees with the live counts.
+        recount = subprocess.run(
+            [*CME, "recount", "asa-2027"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert recount.returncode == 0, recount.stderr
+        assert "the live counts equal a recount" in recount.stdout
+        detail = subprocess.run(
+            [*CME, "recount", "asa-2027", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert json.loads(detail.stdout)["recount"]["totals"]["checked_in"] == 1
+        # The old local dashboard address leads to the product's organizer page.
+        moved = http("GET", f"{local['api_url']}/_local/dashboard")
+        assert moved.status == 302 and moved.headers["Location"] == "/organizer/"
+        assert http("GET", f"{local['api_url']}/organizer/").status == 200
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
@@ -119,7 +132,9 @@ def test_cme_demo_produces_certificates_and_mails_that_agree(tmp_path):
         assert data in attached.values(), f"{pdf.name} was not mailed"
         assert "Certificate" in PdfReader(io.BytesIO(data)).pages[0].extract_text()
     claimed = {k: Decimal(str(v)) for k, v in summary["credits_claimed"].items()}
-    assert claimed == {k: Decimal(str(v)) for k, v in summary["dashboard"]["credits_claimed"].items()}
+    # (The dashboard also lists the offered types nobody claimed, at zero.)
+    assert claimed == {k: Decimal(str(v)) for k, v in summary["dashboard"]["credits_claimed"].items() if v}
+    assert summary["dashboard_equals_recount"] is True
     # Nothing personal is printed: the table names no email address.
     assert "@" not in result.stdout
     # No CloudWatch metric lines or library warnings on the terminal.

@@ -50,7 +50,13 @@ def test_the_template_is_provisioned(stack):
         "LearnerApiFunction",
         "PublicApiFunction",
     }
-    assert len(stack.wiring.queues) == 7 and len(stack.wiring.streams) == 1
+    assert len(stack.wiring.queues) == 7
+    streams = {m.function: m for m in stack.wiring.streams}
+    assert set(streams) == {"StreamOutboxFunction", "CountChangesFunction"}
+    # The counting mapping's tumbling window reaches the pollers (it is what names the shard).
+    assert (
+        streams["CountChangesFunction"].tumbling_window == 60 and streams["StreamOutboxFunction"].tumbling_window == 0
+    )
 
 
 def test_a_message_that_keeps_failing_ends_in_the_dlq(stack):

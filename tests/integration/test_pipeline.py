@@ -337,12 +337,16 @@ def test_dashboard_counts_follow_the_pipeline(finalized, handlers, stack):
     totals = board["totals"]
     assert totals["registered"] == 5 and totals["checked_in"] == 2
     assert totals["evaluations_submitted"] == 1 and totals["learners_claimed"] == 1
-    assert totals["credits_claimed"] == {"AMA_PRA_1": Decimal("3.5")}
+    # Every type the activity offers is listed, zero when nobody claimed it.
+    assert totals["credits_claimed"] == {"AMA_PRA_1": 3.5, "ANCC": 0, "AAPA_1": 0, "PARTICIPATION": 0}
     assert totals["certificates_issued"] == 1 and totals["emails_sent"] == 1
     sessions = {s["session_id"]: s for s in board["sessions"]}
     assert sessions["S1"]["finalized"] and sessions["S1"]["checked_in"] == 2
-    assert sessions["S2"]["credits_claimable"]["ANCC"] == Decimal("1.75")
+    assert sessions["S2"]["credits_claimable"]["ANCC"] == 1.75
     assert sessions["S2"]["evaluations_submitted"] == 1
+    from cme.service.dashboard import differences, recount
+
+    assert differences(board, recount(finalized)) == []
 
 
 def test_a_retry_after_a_crash_between_the_certificate_writes_moves_current_forward(finalized, handlers, stack):

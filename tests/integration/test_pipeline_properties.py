@@ -123,3 +123,7 @@ def test_order_duplicates_and_arrival_delay_never_change_the_stored_credit(handl
         stored_activity, session_attendance(stored_activity, "B-1", accepted["B-1"]), types
     )
     assert {t: Decimal(str(v)) for t, v in me["credits_total"].items()} == expected_totals
+    # The live counts the stream kept equal a recount from the records.
+    from cme.service.dashboard import dashboard, differences, recount
+
+    assert differences(dashboard(activity_id), recount(activity_id)) == []

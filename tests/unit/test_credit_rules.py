@@ -723,3 +723,13 @@ def test_resolve_claims_refuses_a_session_whose_evaluation_is_missing() -> None:
     with pytest.raises(ClaimError) as raised:
         resolve_claims(activity, attendance, available, {"AMA_PRA_1": {"S1": D("0.5")}})
     assert raised.value.field == "claims.AMA_PRA_1.S1"
+
+
+def test_acpe_credit_is_claimed_whole_or_not_at_all() -> None:
+    """A live ACPE activity has no partial credit (cme-facts.md): a lower claim is refused, naming the field."""
+    activity, attendance, _ = _physician_claims()
+    available = {"ACPE": {"S2": D("2")}}
+    with pytest.raises(ClaimError) as raised:
+        resolve_claims(activity, attendance, available, {"ACPE": {"S2": D("1.25")}})
+    assert raised.value.field == "claims.ACPE.S2"
+    assert "whole (2.0) or not at all" in raised.value.message

@@ -26,6 +26,7 @@ FUNCTION_FOLDERS = {
     "LearnerApiFunction": "learner_api",
     "PublicApiFunction": "public_api",
     "StreamOutboxFunction": "stream_outbox",
+    "CountChangesFunction": "count_changes",
     "OnCheckInFunction": "on_check_in",
     "OnSessionEndFunction": "on_session_end",
     "OnEvaluationFunction": "on_evaluation",
@@ -69,6 +70,8 @@ ROUTES = {
     "DELETE /activities/{activity_id}/devices/{device_id}": ("OrganizerApiFunction", ORGANIZER),
     "POST /activities/{activity_id}/sessions/{session_id}/end": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/dashboard": ("OrganizerApiFunction", ORGANIZER),
+    "GET /activities/{activity_id}/dashboard/recount": ("OrganizerApiFunction", ORGANIZER),
+    "POST /activities/{activity_id}/dashboard/recount": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/attendees/{badge_id}": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/attendees/{badge_id}/link": ("OrganizerApiFunction", ORGANIZER),
     "GET /activities/{activity_id}/review": ("OrganizerApiFunction", ORGANIZER),
@@ -95,6 +98,11 @@ ROUTES = {
     "POST /login": ("LearnerApiFunction", PUBLIC),
     "GET /verify/{certificate_id}": ("PublicApiFunction", PUBLIC),
     "GET /health": ("PublicApiFunction", PUBLIC),
+    "GET /organizer/": ("PublicApiFunction", PUBLIC),
+    "GET /organizer/activities/{activity_id}": ("PublicApiFunction", PUBLIC),
+    "GET /organizer/callback": ("PublicApiFunction", PUBLIC),
+    "GET /organizer/app.js": ("PublicApiFunction", PUBLIC),
+    "GET /organizer/app.css": ("PublicApiFunction", PUBLIC),
 }
 
 #: Environment variable names are a contract with the code.
@@ -298,7 +306,7 @@ def _dead_letter_queues(cfn: dict[str, Any]) -> set[str]:
 
 def test_every_dlq_keeps_messages_14_days_and_has_an_alarm(cfn: dict[str, Any]) -> None:
     dlqs = _dead_letter_queues(cfn)
-    assert dlqs >= {dlq for _, dlq in QUEUE_CONSUMERS.values()} | {"StreamOutboxDLQ"}
+    assert dlqs >= {dlq for _, dlq in QUEUE_CONSUMERS.values()} | {"StreamOutboxDLQ", "CountChangesDLQ"}
     alarmed = {}
     for alarm in ts.resources_of_type(cfn, "AWS::CloudWatch::Alarm").values():
         properties = alarm["Properties"]
@@ -351,19 +359,41 @@ def test_bus_is_archived_for_replay(cfn: dict[str, Any]) -> None:
     assert archive["Properties"]["RetentionDays"] > 0
 
 
+def _stream_mappings(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    mappings = [m["Properties"] for m in _mappings(cfn).values() if _ref(m["Properties"]["EventSourceArn"]) == "Table"]
+    return {_ref(m["FunctionName"]): m for m in mappings}
+
+
 def test_stream_outbox_cannot_block_a_shard(cfn: dict[str, Any]) -> None:
     resources = cfn["Resources"]
-    (mapping,) = (
-        m["Properties"] for m in _mappings(cfn).values() if _ref(m["Properties"]["EventSourceArn"]) == "Table"
-    )
+    mapping = _stream_mappings(cfn)["StreamOutboxFunction"]
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
-    assert _ref(mapping["FunctionName"]) == "StreamOutboxFunction"
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["MaximumRetryAttempts"] == 10
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
     assert _ref(mapping["DestinationConfig"]["OnFailure"]["Destination"]) == "StreamOutboxDLQ"
     assert resources["StreamOutboxDLQ"]["Type"] == "AWS::SQS::Queue"
+
+
+def test_only_the_outbox_and_the_counts_read_the_stream(cfn: dict[str, Any]) -> None:
+    assert set(_stream_mappings(cfn)) == {"StreamOutboxFunction", "CountChangesFunction"}
+
+
+def test_counts_get_the_shard_id_and_records_in_order(cfn: dict[str, Any]) -> None:
+    """The count items' marks need the shard id (given only with a tumbling window) and one batch at a
+    time per shard; a failing batch is split and retried, then parked, never blocking the shard."""
+    mapping = _stream_mappings(cfn)["CountChangesFunction"]
+    assert mapping["TumblingWindowInSeconds"] > 0
+    assert mapping.get("ParallelizationFactor", 1) == 1
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] == 10
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert _ref(mapping["DestinationConfig"]["OnFailure"]["Destination"]) == "CountChangesDLQ"
+    (pattern,) = (json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"])
+    kinds = pattern["dynamodb"]["Keys"]["SK"]["S"]
+    assert "SCAN#" not in json.dumps(kinds)  # scans count through the presence record they update
+    assert {"PROFILE", "LIVE", "CLAIM", "CURRENT"} <= {k for k in kinds if isinstance(k, str)}
 
 
 def test_session_end_schedules_can_only_put_events_on_the_bus(cfn: dict[str, Any]) -> None:
@@ -496,6 +526,20 @@ def test_user_pool_carries_activities_claim_organizers_cannot_write(cfn: dict[st
     assert "custom:activities" in client["ReadAttributes"]
     assert "custom:activities" not in client["WriteAttributes"]
     assert resources["OrganizersGroup"]["Properties"]["GroupName"] == "organizers"
+
+
+def test_organizer_page_signs_in_through_the_hosted_ui_only_when_there_is_one(cfn: dict[str, Any]) -> None:
+    """The page returns to the callback URL registered on the user pool client; without a hosted UI it gets
+    no sign-in settings at all (and takes a `#token=` fragment instead)."""
+    resources = cfn["Resources"]
+    variables = resources["PublicApiFunction"]["Properties"]["Environment"]["Variables"]
+    for name in ("ORGANIZER_SIGN_IN_URL", "ORGANIZER_CLIENT_ID", "ORGANIZER_CALLBACK_URL"):
+        condition, _, otherwise = variables[name]["Fn::If"]
+        assert condition == "HasHostedUi" and otherwise == {"Ref": "AWS::NoValue"}, name
+    assert _ref(variables["ORGANIZER_CLIENT_ID"]["Fn::If"][1]) == "OrganizerUserPoolClient"
+    callbacks = resources["OrganizerUserPoolClient"]["Properties"]["CallbackURLs"]["Fn::If"]
+    assert callbacks[0] == "HasHostedUi"
+    assert callbacks[1] == [variables["ORGANIZER_CALLBACK_URL"]["Fn::If"][1]]
 
 
 def test_access_log_records_route_keys_never_raw_paths(cfn: dict[str, Any]) -> None:

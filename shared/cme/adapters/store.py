@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -606,7 +606,31 @@ def put_certificate_version(record: dict[str, Any]) -> bool:
         },
         ConditionExpression=Attr("PK").not_exists() | Attr("version").lt(version),
     )
+    _mark_superseded(pk, version)
     return created
+
+
+def _mark_superseded(pk: str, version: int) -> None:
+    """Mark the earlier versions superseded (the live counts read mail states of current versions
+    only). Repeated by every retry of the issue, so a crash between the writes is caught up."""
+    if version <= 1:
+        return
+    earlier = _query_all(
+        KeyConditionExpression=Key("PK").eq(pk) & Key("SK").between("V#000000", f"V#{version - 1:06d}"),
+        ProjectionExpression="SK, superseded_by",
+        ConsistentRead=True,
+    )
+    for item in earlier:
+        if int(item.get("superseded_by", 0)) < version:
+            _write_if(
+                _table().update_item,
+                Key={"PK": pk, "SK": item["SK"]},
+                UpdateExpression="SET superseded_by = :v",
+                ConditionExpression=(
+                    "attribute_exists(PK) AND (attribute_not_exists(superseded_by) OR superseded_by < :v)"
+                ),
+                ExpressionAttributeValues={":v": version},
+            )
 
 
 def set_mail_state(certificate_id: str, version: int, state: str, *, expect: str | None, **fields: Any) -> bool:
@@ -779,3 +803,85 @@ def revoke_device(activity_id: str, device_id: str, *, revoked_at: str) -> dict[
 
 def get_device(token_hash: str) -> dict[str, Any] | None:
     return _table().get_item(Key={"PK": f"DEVICE#{token_hash}", "SK": "DEVICE"}).get("Item")
+
+
+# ---- live counts (service/counters.py) ------------------------------------------------------------
+
+
+def _count_pk(activity_id: str) -> str:
+    return f"COUNT#{activity_id}"
+
+
+def add_counts(
+    activity_id: str,
+    key: str,
+    deltas: Mapping[str, Any],
+    *,
+    first: Decimal,
+    last: Decimal,
+    expect: Decimal | None = None,
+) -> bool:
+    """Add `deltas` to one count item and move its stream mark to `last`: only if the mark is still
+    below `first` (the item has taken in none of these records), or, when retrying, exactly `expect`."""
+    names: dict[str, str] = {"#seq": "seq"}
+    values: dict[str, Any] = {":last": last, ":act": activity_id}
+    adds = []
+    for index, (attr, amount) in enumerate(sorted(deltas.items())):
+        names[f"#a{index}"] = attr
+        values[f":v{index}"] = amount
+        adds.append(f"#a{index} :v{index}")
+    if expect is None:
+        condition = "attribute_not_exists(#seq) OR #seq < :first"
+        values[":first"] = first
+    else:
+        condition = "#seq = :mark"
+        values[":mark"] = expect
+    expression = "SET #seq = :last, activity_id = :act" + (" ADD " + ", ".join(adds) if adds else "")
+    return _write_if(
+        _table().update_item,
+        Key={"PK": _count_pk(activity_id), "SK": key},
+        UpdateExpression=expression,
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def count_mark(activity_id: str, key: str) -> Decimal | None:
+    item = (
+        _table()
+        .get_item(Key={"PK": _count_pk(activity_id), "SK": key}, ConsistentRead=True, ProjectionExpression="seq")
+        .get("Item")
+    )
+    return Decimal(str(item["seq"])) if item and "seq" in item else None
+
+
+def count_items(activity_id: str) -> list[dict[str, Any]]:
+    return list(_query_all(KeyConditionExpression=Key("PK").eq(_count_pk(activity_id)), ConsistentRead=True))
+
+
+def counted_items(activity_id: str) -> Iterator[dict[str, Any]]:
+    """Every record the live counts are made of (an administrative read of the whole activity):
+    profiles, presences, attendance, evaluations, claims, certificate pointers and current versions."""
+    for kind in ("ROSTER", "LIVE", "ATT", "EVAL", "CLAIM"):
+        yield from _query_shards(activity_id, kind)
+    pointers = list(_query_shards(activity_id, "CERT"))
+    yield from pointers
+    yield from _batch_get([{"PK": p["PK"], "SK": f"V#{int(p['version']):06d}"} for p in pointers])
+
+
+def correct_counts(activity_id: str, key: str, deltas: Mapping[str, Any]) -> None:
+    """Add a recount's corrections to a count item of their own (no stream mark: not a stream batch)."""
+    if not deltas:
+        return
+    names, values, adds = {}, {}, []
+    for index, (attr, amount) in enumerate(sorted(deltas.items())):
+        names[f"#a{index}"] = attr
+        values[f":v{index}"] = amount
+        adds.append(f"#a{index} :v{index}")
+    _table().update_item(
+        Key={"PK": _count_pk(activity_id), "SK": key},
+        UpdateExpression="SET activity_id = :act ADD " + ", ".join(adds),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={**values, ":act": activity_id},
+    )

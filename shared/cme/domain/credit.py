@@ -505,13 +505,14 @@ def resolve_claims(
         if credit_type not in claimable_by_session:
             raise ClaimError(f"claims.{credit_type}", f"{credit_type} is not a credit type you can claim here")
         for session_id, amount in by_session.items():
-            _check_claim(
-                f"claims.{credit_type}.{session_id}",
-                session_id,
-                amount,
-                attendances,
-                claimable_by_session[credit_type].get(session_id, Decimal(0)),
-            )
+            whole = claimable_by_session[credit_type].get(session_id, Decimal(0))
+            field = f"claims.{credit_type}.{session_id}"
+            _check_claim(field, session_id, amount, attendances, whole)
+            if credit_type in ALL_OR_NOTHING_TYPES and 0 < Decimal(amount) < whole:
+                # A live ACPE activity has no partial credit: the learner claims it whole or declines it.
+                raise ClaimError(
+                    field, f"{credit_type} credit is claimed whole ({format_credit(whole)}) or not at all (0)"
+                )
 
     claimed: dict[str, dict[str, Decimal]] = {}
     for credit_type, available in claimable_by_session.items():

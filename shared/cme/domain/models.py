@@ -7,6 +7,7 @@ Credit amounts are `Decimal` on the 0.25 grid; arithmetic inside the engine is o
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -49,7 +51,17 @@ Id = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _one_line(value: str) -> str:
+    """A name is printed on certificates, in mail headers and in report rows: no control characters
+    and no line breaks (a pasted CR/LF would split a mail header or a report row)."""
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
+        raise ValueError("must be one line of text without control characters")
+    return value
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_one_line)]
 
 QUARTER = Decimal("0.25")
 
@@ -333,7 +345,7 @@ class Attendee(Model):
     family_name: Name
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
     profession: Profession
-    degree: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    degree: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_one_line)] = ""
     npi: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = None
     board_ids: dict[str, Annotated[str, StringConstraints(max_length=40)]] = Field(default_factory=dict)
     birth_mmdd: str | None = None

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cme.adapters import store
 from cme.auth import certificate_id
 from cme.domain.credit import eligible_types, format_credit
-from cme.domain.models import CREDIT_TYPES, Activity, Attendee, SessionAttendance
-from cme.errors import NotFound
+from cme.domain.models import CREDIT_TYPES, Activity, Attendee, Session, SessionAttendance
+from cme.errors import Conflict, NotFound
 
 #: A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
 #: (`=HYPERLINK(...)` in a name must stay text): such cells get a leading apostrophe (OWASP).
@@ -304,17 +310,232 @@ def post_event_zip(records: Records) -> bytes:
     return out.getvalue()
 
 
-REPORTS: dict[str, tuple[str, Callable[[Records], bytes]]] = {
+# ---- accreditor batches -----------------------------------------------------------------------------
+#
+# Files the provider uploads to an accreditor as they are. A learner who cannot be reported (no consent,
+# no id, no birth date...) is left out of the file and counted, per reason, in the response header
+# `X-CME-Excluded`: an upload format has no room for a second section, and a learner must not vanish
+# without a trace.
+
+EXCLUDED_HEADER = "X-CME-Excluded"
+
+#: Line breaks and tabs inside a cell (a name typed with a tab or pasted with a newline) would split a
+#: row of a batch file: each run becomes one space.
+_ROW_BREAKERS = re.compile(r"[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
+
+#: Why a physician who claimed AMA PRA Category 1 credit is not in `pars-learners.txt` (learners).
+PARS_REASONS = ("no_moc_consent", "no_board_id", "no_birth_date")
+#: Why a pharmacist's ACPE claim is not in `cpe-monitor.csv`: learners for the first two; learner and
+#: UAN for the others (`no_uan`: learner and session, as a session without a UAN has no group).
+CPE_REASONS = ("no_eprofile_id", "no_birth_date", "no_uan", "uan_for_technicians", "partial_claim", "incomplete_uan")
+
+PARS_HEADER = [
+    "Activity ID", "Learner First Name", "Learner Last Name", "Board", "Board ID", "DOB (MMDD)",
+    "Completion Date", "MOC Points",
+]  # fmt: skip
+CPE_HEADER = [
+    "epid", "date_of_birth", "uan", "date_of_participation", "participant_type", "contact_hours",
+    "last_name", "first_name",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Batch:
+    """An accreditor upload, and how many learners (or rows) had to be left out of it, per reason."""
+
+    body: bytes
+    reasons: tuple[str, ...]
+    left_out: Counter[str]
+
+    def excluded_header(self) -> str:
+        """`reason=count` for every reason the report knows, zeros included (one fixed, parseable form)."""
+        return ", ".join(f"{reason}={self.left_out.get(reason, 0)}" for reason in self.reasons)
+
+
+def _one_line(value: Any) -> str:
+    return _ROW_BREAKERS.sub(" ", "" if value is None else str(value)).strip()
+
+
+def _tab_file(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """Tab-delimited UTF-8 with CRLF, quoted the way Excel's "Text (Tab delimited)" writes (a cell with a
+    double quote in it is quoted): what an accreditor's upload of a saved template expects."""
+    out = io.StringIO()
+    writer = csv.writer(out, dialect="excel-tab", lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_cell(_one_line(v)) for v in row])
+    return out.getvalue().encode("utf-8")
+
+
+def _us_date(moment: datetime, zone: ZoneInfo) -> str:
+    """MM/DD/YYYY of a moment, on the activity's calendar (a late claim is on the local day)."""
+    return moment.astimezone(zone).strftime("%m/%d/%Y")
+
+
+def _claimed_by_session(claim: dict[str, Any]) -> dict[str, dict[str, Decimal]]:
+    """Per credit type and session, what the learner attested to (the store keeps it as JSON text)."""
+    raw = claim.get("claimed") or {}
+    parsed = json.loads(raw) if isinstance(raw, str) else raw
+    return {t: {sid: Decimal(str(v)) for sid, v in by.items()} for t, by in parsed.items()}
+
+
+def _completed_at(claim: dict[str, Any]) -> datetime:
+    """When the learner completed: the submission (evaluation and attestation) the current claim was
+    recorded from. A reissue records a new version later but keeps this moment, so a corrected name
+    does not move the completion date."""
+    return datetime.fromisoformat(str(claim.get("submitted_at") or claim["claimed_at"]))
+
+
+def _pars_reason(person: Attendee, board_ids: Sequence[tuple[str, str]]) -> str | None:
+    if not person.moc_consent:
+        return "no_moc_consent"  # the boards get nothing without the learner's permission
+    if not board_ids:
+        return "no_board_id"
+    if not person.birth_mmdd:
+        return "no_birth_date"
+    return None
+
+
+def pars_learners_txt(records: Records) -> Batch:
+    """ACCME PARS learner completions for MOC: one row per consenting physician and board the activity
+    offers that they have an id for, with MOC points equal to the AMA PRA Category 1 credit claimed."""
+    activity, people = records.activity, records.people
+    boards: list[str] = list(activity.moc.boards) if activity.moc else []
+    if not boards:
+        raise Conflict("the activity offers no MOC board (moc.boards): there is nothing to report to PARS")
+    if not activity.pars_activity_id:
+        raise Conflict("the activity has no pars_activity_id: PARS cannot match the rows to an activity")
+    left_out: Counter[str] = Counter()
+    rows: list[tuple[tuple[str, str, str, int], list[Any]]] = []
+    for claim in records.claims:
+        person = people.get(str(claim["badge_id"]))
+        points = Decimal(str(claim["totals"].get("AMA_PRA_1", 0)))
+        if person is None or points <= 0:
+            continue
+        board_ids = [(b, i.strip()) for b in boards if (i := person.board_ids.get(b)) and i.strip()]
+        reason = _pars_reason(person, board_ids)
+        if reason:
+            left_out[reason] += 1
+            continue
+        completed = _us_date(_completed_at(claim), activity.zone)
+        for board, board_id in board_ids:
+            key = (person.family_name.casefold(), person.given_name.casefold(), person.badge_id, boards.index(board))
+            row = [
+                activity.pars_activity_id,
+                person.given_name,
+                person.family_name,
+                board,
+                board_id,
+                person.birth_mmdd,
+                completed,
+                format_credit(points),
+            ]
+            rows.append((key, row))
+    rows.sort(key=lambda r: r[0])
+    return Batch(_tab_file(PARS_HEADER, (r for _, r in rows)), PARS_REASONS, left_out)
+
+
+def _uan_groups(activity: Activity) -> dict[str | None, list[Session]]:
+    """The ACPE-designated sessions by UAN: a session's own, else the activity's (then the UAN covers
+    every such session, and ACPE's no-partial-credit rule applies to the group); None: no UAN at all."""
+    groups: dict[str | None, list[Session]] = {}
+    for session in sorted(activity.sessions, key=lambda s: (s.start, s.session_id)):
+        if session.credits.get("ACPE", Decimal(0)) > 0:
+            uan = (session.acpe_uan or "").strip() or (activity.acpe_uan or "").strip() or None
+            groups.setdefault(uan, []).append(session)
+    return groups
+
+
+def _uan_outcome(sessions: list[Session], claimed: dict[str, Decimal]) -> str | None:
+    """None when every session of the UAN was claimed whole, else why the UAN cannot be reported."""
+    amounts = [claimed.get(s.session_id, Decimal(0)) for s in sessions]
+    if any(0 < amount < s.credits["ACPE"] for amount, s in zip(amounts, sessions, strict=True)):
+        return "partial_claim"
+    if any(amount == 0 for amount in amounts):
+        return "incomplete_uan"
+    return None
+
+
+def cpe_monitor_csv(records: Records) -> Batch:
+    """NABP CPE Monitor batch: one row per pharmacist and UAN they earned whole (ACPE gives no partial
+    credit for a live activity), with the UAN's contact hours and the local date of its last session."""
+    activity, people = records.activity, records.people
+    if "ACPE" not in activity.credit_types:
+        raise Conflict("the activity offers no ACPE credit: there is nothing to report to CPE Monitor")
+    groups = _uan_groups(activity)
+    left_out: Counter[str] = Counter()
+    rows: list[tuple[tuple[str, str, str, int, str], list[Any]]] = []
+    for claim in records.claims:
+        person = people.get(str(claim["badge_id"]))
+        claimed = {sid: v for sid, v in _claimed_by_session(claim).get("ACPE", {}).items() if v > 0}
+        if person is None or not claimed:
+            continue
+        if not person.nabp_eprofile_id:
+            left_out["no_eprofile_id"] += 1
+            continue
+        if not person.birth_mmdd:
+            left_out["no_birth_date"] += 1
+            continue
+        for uan, sessions in groups.items():
+            taken = [s for s in sessions if s.session_id in claimed]
+            if not taken:
+                continue
+            if uan is None:
+                left_out["no_uan"] += len(taken)
+                continue
+            # Every pharmacist row is participant type P: the roster has no technician profession (and
+            # ACPE eligibility is the pharmacist's), so a UAN meant for technicians only cannot take them.
+            if uan.upper().endswith("-T"):
+                left_out["uan_for_technicians"] += 1
+                continue
+            reason = _uan_outcome(sessions, claimed)
+            if reason:
+                left_out[reason] += 1
+                continue
+            hours = sum((s.credits["ACPE"] for s in sessions), Decimal(0))
+            last = sessions[-1]  # the live date of a UAN spanning days: the day it was completed
+            key = (person.family_name.casefold(), person.given_name.casefold(), person.badge_id, last.start, uan)
+            row = [
+                person.nabp_eprofile_id,
+                person.birth_mmdd,
+                uan,
+                _us_date(last.starts_at, activity.zone),
+                "P",
+                format_credit(hours),
+                person.family_name,
+                person.given_name,
+            ]
+            rows.append((key, [_one_line(v) for v in row]))
+    rows.sort(key=lambda r: r[0])
+    return Batch(_csv(CPE_HEADER, (r for _, r in rows)), CPE_REASONS, left_out)
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """A built report: its content type, the file, and headers that go with it (`X-CME-Excluded`)."""
+
+    content_type: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+REPORTS: dict[str, tuple[str, Callable[[Records], bytes | Batch]]] = {
     "attendance.csv": ("text/csv; charset=utf-8", attendance_csv),
     "claims.csv": ("text/csv; charset=utf-8", claims_csv),
     "evaluations.csv": ("text/csv; charset=utf-8", evaluations_csv),
+    "pars-learners.txt": ("text/tab-separated-values; charset=utf-8", pars_learners_txt),
+    "cpe-monitor.csv": ("text/csv; charset=utf-8", cpe_monitor_csv),
     "post-event.zip": ("application/zip", post_event_zip),
 }
 
 
-def report(activity: Activity, name: str) -> tuple[str, bytes]:
-    """(content type, body) of a report; 404 naming the reports there are."""
+def report(activity: Activity, name: str) -> ReportFile:
+    """The report `name` of the activity; 404 naming the reports there are, 409 when the activity lacks
+    what an accreditor batch needs (the MOC boards and PARS id, or ACPE credit)."""
     if name not in REPORTS:
         raise NotFound(f"no report {name!r}; reports: {', '.join(REPORTS)}")
     content_type, build = REPORTS[name]
-    return content_type, build(Records(activity))
+    built = build(Records(activity))
+    if isinstance(built, Batch):
+        return ReportFile(content_type, built.body, {EXCLUDED_HEADER: built.excluded_header()})
+    return ReportFile(content_type, built)

@@ -131,6 +131,33 @@ def cmd_recount(args: argparse.Namespace) -> int:
     return 0 if result["consistent"] else 1
 
 
+def cmd_badges(args: argparse.Namespace) -> int:
+    """Badge sheets from the roster file: 0 all printed, 1 rows left out (listed by row number and
+    field, never their values: stderr ends up in logs), 2 nothing usable."""
+    from cme.certificates.badges import read_roster, render_badges
+    from cme.errors import ApiError
+
+    try:
+        roster = read_roster(Path(args.roster).read_bytes(), args.roster)
+    except OSError as error:
+        print(f"{args.roster}: cannot read the roster ({error.strerror or type(error).__name__})", file=sys.stderr)
+        return 2
+    except ApiError as error:
+        print(f"{args.roster}: {error.message}", file=sys.stderr)
+        return 2
+    for row, reason in roster.skipped:
+        print(f"row {row}: {reason}", file=sys.stderr)
+    if not roster.attendees:
+        print(f"{args.roster}: no attendee to print", file=sys.stderr)
+        return 2
+    pdf = render_badges(roster.attendees, title=args.title, paper=args.paper, sort=args.sort)
+    Path(args.out).write_bytes(pdf)
+    count, left_out = len(roster.attendees), len(roster.skipped)
+    skipped = f", {left_out} row{'s' * (left_out != 1)} left out" if left_out else ""
+    print(f"wrote {args.out}: {count} badge{'s' * (count != 1)}{skipped}")
+    return 1 if roster.skipped else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="cme", description="CME credit pipeline: local stack and demo")
@@ -179,6 +206,13 @@ def main(argv: list[str] | None = None) -> int:
         "--repair", action="store_true", help="first set the live counts to the records (when the meeting is quiet)"
     )
     recount.set_defaults(func=cmd_recount)
+    badges = sub.add_parser("badges", help="printable badge sheets (PDF, a QR code of the badge_id) from a roster file")
+    badges.add_argument("roster", help="the roster as imported: CSV with the contract's columns, or a JSON list")
+    badges.add_argument("--out", default="badges.pdf")
+    badges.add_argument("--title", help="the activity title, printed on every badge")
+    badges.add_argument("--paper", choices=["letter", "a4"], default="letter")
+    badges.add_argument("--sort", choices=["name", "badge"], default="name", help="family and given name, or badge_id")
+    badges.set_defaults(func=cmd_badges)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -819,7 +819,12 @@ def _fallback_families(missing: set[int], assigned: dict[str, set[int]]) -> set[
 
 
 def _attach_fonts(pdf: FPDF, doc: CertificateDocument) -> None:
-    """Attach the primary faces and the fallback faces the document's text needs.
+    attach_fonts(pdf, _texts_by_style(doc), f"certificate {doc.certificate_id}")
+
+
+def attach_fonts(pdf: FPDF, texts: dict[str, str], label: str) -> None:
+    """Attach the primary faces and the fallback faces a document's text needs: `texts` is its
+    variable text by style ("" regular, "B" bold), `label` names the document in a warning.
 
     Of a fallback family, only the faces printing some of the document's characters in their style
     are attached (each attached face is subsetted and embedded, used or not), plus the other style
@@ -829,7 +834,7 @@ def _attach_fonts(pdf: FPDF, doc: CertificateDocument) -> None:
     rather than silently dropped, and counted in a warning (the count only: the characters are
     pieces of a learner's name).
     """
-    texts = _texts_by_style(doc)
+    texts = {"": "", "B": "", **texts}
     shaping = any(_RTL.search(text) for text in texts.values())
     pdf.shapes_rtl = shaping  # type: ignore[attr-defined]
     for face in PRIMARY_FACES:
@@ -841,7 +846,7 @@ def _attach_fonts(pdf: FPDF, doc: CertificateDocument) -> None:
     assigned: dict[str, set[int]] = {}
     missing = _fallback_families(needs[""] | needs["B"], assigned)
     if missing:
-        LOG.warning("certificate %s: %d characters have no glyph", doc.certificate_id, len(missing))
+        LOG.warning("%s: %d characters have no glyph", label, len(missing))
         pdf.unprintable = frozenset(missing)  # type: ignore[attr-defined]
         _fallback_families({ord(REPLACEMENT)}, assigned)
         for chars in needs.values():

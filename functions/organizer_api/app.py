@@ -1,7 +1,9 @@
 """Organizer routes: agenda import, roster, scanner devices, session end, dashboard, help-desk views."""
 
+import io
 from typing import Any
 
+import segno
 from aws_lambda_powertools.event_handler import Response
 
 from cme import clock
@@ -66,6 +68,15 @@ def post_attendees(activity_id: str) -> Response:
     return json_response(200, upsert_roster(activity_id, rows, send_links=flag == "true"))
 
 
+def _qr_svg(text: str) -> str:
+    """A standalone SVG document of the QR code (with its namespace: a page parses it as SVG)."""
+    out = io.BytesIO()
+    segno.make(text, error="m").save(
+        out, kind="svg", scale=4, border=4, dark="#000", xmldecl=False, svgns=True, omitsize=True, nl=False
+    )
+    return out.getvalue().decode()
+
+
 @app.post("/activities/<activity_id>/devices")
 def post_device(activity_id: str) -> Response:
     organizer = _authorized(activity_id)
@@ -84,7 +95,19 @@ def post_device(activity_id: str) -> Response:
     logger.info(
         "scanner device issued", extra={"activity_id": activity_id, "device_id": device_id, "by": organizer.subject}
     )
-    return json_response(201, {"device_id": device_id, "token": token})
+    # The door phone opens the set-up link (or scans its QR code); the token rides in the fragment,
+    # which the browser never sends to a server.
+    setup_url = f"{base_url(app)}/scanner#device={token}"
+    return json_response(
+        201,
+        {
+            "device_id": device_id,
+            "token": token,
+            "label": label,
+            "setup_url": setup_url,
+            "setup_qr_svg": _qr_svg(setup_url),
+        },
+    )
 
 
 @app.get("/activities/<activity_id>/devices")

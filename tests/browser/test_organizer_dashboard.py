@@ -411,3 +411,47 @@ def test_totals_funnel_and_sessions_match_the_api_after_a_certificate(
     assert _no_sideways_scroll(page)
     shot(page, f"{name}-8-certified")
     axe_check(page, f"{name}-certified")
+
+
+def test_door_scanners_are_added_with_a_link_and_code_and_revoked_from_the_page(stack, screen, expect, shot, axe_check):  # type: ignore[no-untyped-def]
+    api = Api(stack)
+    activity_id = new_activity_id()
+    assert api.put_activity(activity_id, worked_example_activity()).status == 201
+    page = screen.page
+    page.goto(_page_url(stack, activity_id, stack.organizer_token))
+    expect(page.locator("#updated-text")).to_have_text(UPDATED)
+
+    page.get_by_label("Door", exact=True).fill("Hall A, main door")
+    page.get_by_role("button", name="Add a door scanner").click()
+    expect(page.locator("#device-status")).to_have_text("Scanner added for Hall A, main door.")
+    expect(page.locator("#device-qr svg")).to_be_visible()
+    link = page.locator("#device-link").get_attribute("href") or ""
+    assert link.startswith(f"{stack.api_url}/scanner#device=dev_")
+    token = link.split("#device=", 1)[1]
+    # The code on the screen is that link: a phone camera at the door reads it.
+    import PIL.Image
+    import zxingcpp
+
+    (decoded,) = zxingcpp.read_barcodes(PIL.Image.open(io.BytesIO(page.locator("#device-qr").screenshot())))
+    assert decoded.text == link
+    row = page.locator("#devices tr", has_text="Hall A, main door")
+    expect(row).to_contain_text("Active")
+    shot(page, f"organizer-{screen.name}-10-scanner-added")
+    axe_check(page, f"organizer-{screen.name}-devices")
+    # The link's token is a working scanner token for this activity...
+    scans = {"activity_id": activity_id, "scans": [scan("d1", "B-1001", "Hall-A", "07:55")]}
+    assert http("POST", f"{stack.api_url}/scans", body=scans, token=token).status == 200
+
+    # ...until the organizer revokes it (after a confirm step).
+    row.get_by_role("button", name="Revoke Hall A, main door").click()
+    page.get_by_role("button", name="Revoke now").click()
+    expect(page.locator("#device-status")).to_have_text(
+        "Hall A, main door is revoked: its scans from now on are refused."
+    )
+    expect(page.locator("#devices tr", has_text="Hall A, main door")).to_contain_text("Revoked")
+    shot(page, f"organizer-{screen.name}-11-scanner-revoked")
+    from cme.service import scans as scan_service
+
+    scan_service._device.cache_clear()  # a warm container re-reads the token within its cache time
+    refused = http("POST", f"{stack.api_url}/scans", body=scans, token=token)
+    assert refused.status == 403 and refused.json["error"]["code"] == "device_revoked"

@@ -155,6 +155,19 @@ def test_devices_are_issued_once_and_stored_hashed(handlers, stack, activity_id)
     stored = store.get_device(device_token_hash(body["token"]))
     assert stored["activity_id"] == activity_id and stored["device_id"] == body["device_id"]
     assert body["token"] not in str(stored)
+    # The set-up link for the door phone carries the token in the fragment, and its QR code is that link.
+    assert body["setup_url"] == f"{stack.api_url}/scanner#device={body['token']}"
+    assert body["label"] == "Hall A door"
+    import xml.etree.ElementTree as ET
+
+    import segno
+
+    svg = ET.fromstring(body["setup_qr_svg"])
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg" and svg.get("viewBox")  # a page parses it as SVG
+    # Its modules are exactly the QR code of the set-up link.
+    path = svg.find("{http://www.w3.org/2000/svg}path")
+    assert path is not None
+    assert path.get("d") == _qr_path(segno.make(body["setup_url"], error="m"))
 
 
 def test_session_end_route_accepts_and_rejects_unknown_sessions(handlers, activity_id):
@@ -249,3 +262,13 @@ def test_get_activity_returns_the_stored_agenda(handlers, activity_id):
     assert body["policy"]["lookahead_minutes"] == 30  # defaults filled in
     status, _, _ = handlers.organizer("GET", "/activities/nope", "/activities/{activity_id}", {"activity_id": "nope"})
     assert status == 404
+
+
+def _qr_path(qr) -> str:  # type: ignore[no-untyped-def]
+    """The path segno draws for a code (what the set-up QR must carry)."""
+    import io
+    import xml.etree.ElementTree as ET
+
+    out = io.BytesIO()
+    qr.save(out, kind="svg", border=4, xmldecl=False, svgns=True)
+    return str(ET.fromstring(out.getvalue()).find("{http://www.w3.org/2000/svg}path").get("d"))

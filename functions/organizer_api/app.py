@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from cme import clock
 from cme.adapters import store
-from cme.api import base_url, content_type, json_body, json_response, new_resolver, parse, raw_body
+from cme.api import base_url, content_type, is_id, json_body, json_response, new_resolver, parse, raw_body
 from cme.auth import Organizer, device_token_hash, issue_learner_token, new_device_token, require_organizer
 from cme.config import settings
 from cme.domain.models import Activity
@@ -25,7 +25,17 @@ app = new_resolver()
 
 
 def _authorized(activity_id: str) -> Organizer:
-    return require_organizer(app.current_event.raw_event, activity_id)
+    organizer = require_organizer(app.current_event.raw_event, activity_id)
+    _path_id(activity_id, "activity")
+    return organizer
+
+
+def _path_id(value: str, what: str) -> str:
+    """An id no record can have (too long, or characters no id uses) is a 404 before any lookup: DynamoDB
+    answers a key over its size with an error, not with nothing."""
+    if not is_id(value):
+        raise NotFound(f"no {what} has that id")
+    return value
 
 
 def _existing(activity_id: str) -> Activity:
@@ -37,7 +47,7 @@ def _existing(activity_id: str) -> Activity:
 
 @app.put("/activities/<activity_id>")
 def put_activity(activity_id: str) -> Response:
-    _authorized(activity_id)
+    require_organizer(app.current_event.raw_event, activity_id)  # the agenda's checks name a bad id (422)
     body = json_body(app)
     if not isinstance(body, dict):
         raise Unprocessable("expected a JSON object", [{"field": "body", "message": "not an object"}])
@@ -120,7 +130,7 @@ def get_devices(activity_id: str) -> Response:
 def delete_device(activity_id: str, device_id: str) -> Response:
     """Revoke a scanner device: its token is refused from now on; the scans it sent stay."""
     organizer = _authorized(activity_id)
-    device = store.revoke_device(activity_id, device_id, revoked_at=clock.iso(clock.now()))
+    device = store.revoke_device(activity_id, _path_id(device_id, "scanner device"), revoked_at=clock.iso(clock.now()))
     if device is None:
         raise NotFound(f"no scanner device {device_id!r} in this activity")
     logger.info(
@@ -200,13 +210,14 @@ def get_review_list(activity_id: str) -> Response:
 @app.get("/activities/<activity_id>/attendees/<badge_id>")
 def get_attendee_view(activity_id: str, badge_id: str) -> Response:
     _authorized(activity_id)
+    _path_id(badge_id, "attendee")
     return json_response(200, learner_view(activity_id, badge_id, base_url(app), for_organizer=True))
 
 
 @app.get("/activities/<activity_id>/attendees/<badge_id>/link")
 def get_learner_link(activity_id: str, badge_id: str) -> Response:
     _authorized(activity_id)
-    if store.get_attendee(activity_id, badge_id) is None:
+    if store.get_attendee(activity_id, _path_id(badge_id, "attendee")) is None:
         raise NotFound("no such attendee")
     from datetime import timedelta
 
@@ -218,25 +229,29 @@ def get_learner_link(activity_id: str, badge_id: str) -> Response:
 @app.get("/activities/<activity_id>/certificates/<certificate_id>")
 def get_certificate_download(activity_id: str, certificate_id: str) -> Response:
     _authorized(activity_id)
-    url = certificate_admin.download_url(activity_id, certificate_id)
+    url = certificate_admin.download_url(activity_id, _path_id(certificate_id, "certificate"))
     return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"}, body="")
 
 
 @app.post("/activities/<activity_id>/certificates/<certificate_id>/revoke")
 def post_certificate_revoke(activity_id: str, certificate_id: str) -> Response:
     organizer = _authorized(activity_id)
-    return json_response(200, certificate_admin.revoke(activity_id, certificate_id, json_body(app), organizer.subject))
+    body = json_body(app)
+    return json_response(
+        200, certificate_admin.revoke(activity_id, _path_id(certificate_id, "certificate"), body, organizer.subject)
+    )
 
 
 @app.post("/activities/<activity_id>/certificates/<certificate_id>/reissue")
 def post_certificate_reissue(activity_id: str, certificate_id: str) -> Response:
     _authorized(activity_id)
-    return json_response(202, certificate_admin.reissue(activity_id, certificate_id))
+    return json_response(202, certificate_admin.reissue(activity_id, _path_id(certificate_id, "certificate")))
 
 
 @app.post("/activities/<activity_id>/certificates/<certificate_id>/resend")
 def post_certificate_resend(activity_id: str, certificate_id: str) -> Response:
     organizer = _authorized(activity_id)
+    certificate_id = _path_id(certificate_id, "certificate")
     return json_response(202, certificate_admin.resend(activity_id, certificate_id, organizer.subject))
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import threading
+import time
 from typing import Any
 
 ACCOUNT = "123456789012"
@@ -68,8 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     server = create_server(application(), host="127.0.0.1", port=args.port, threads=8, ident="moto")
     print(server.effective_port, flush=True)
     sys.stdout.close()
+    _exit_with_parent()
     server.run()
     return 0
+
+
+def _exit_with_parent() -> None:
+    """The local AWS lives only as long as the stack that started it: a stack killed outright (no
+    chance to stop its children) must not leave a server behind."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

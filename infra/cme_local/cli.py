@@ -158,6 +158,43 @@ def cmd_badges(args: argparse.Namespace) -> int:
     return 1 if roster.skipped else 0
 
 
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from cme_local.chaos_run import run_chaos
+
+    summary = run_chaos(
+        attendees=args.attendees,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        out_dir=Path(args.out),
+        log=(lambda _: None) if args.quiet else print,
+    )
+    checks = summary["checks"]
+    print(json.dumps({k: v for k, v in summary.items() if k != "checks"}, indent=2, default=str))
+    print(json.dumps(checks, indent=2, default=str))
+    print("chaos run: " + ("every check passed" if summary["passed"] else "CHECKS FAILED"))
+    return 0 if summary["passed"] else 1
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    import boto3
+
+    from cme_local.redrive import redrive
+
+    endpoint = args.endpoint_url
+    if endpoint is None and not args.aws:
+        state = Path(args.state_dir) / "local.json"
+        if state.exists():
+            endpoint = json.loads(state.read_text()).get("aws_endpoint_url")
+    session = boto3.session.Session()
+
+    def clients(service: str) -> object:
+        return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
+
+    report = redrive(clients, prefix=args.prefix, bus_name=args.bus, dry_run=args.dry_run)
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="cme", description="CME credit pipeline: local stack and demo")
@@ -213,6 +250,23 @@ def main(argv: list[str] | None = None) -> int:
     badges.add_argument("--paper", choices=["letter", "a4"], default="letter")
     badges.add_argument("--sort", choices=["name", "badge"], default="name", help="family and given name, or badge_id")
     badges.set_defaults(func=cmd_badges)
+    chaos = sub.add_parser(
+        "chaos", help="the demo meeting under faults, duplicates, crashes and an outage; then the checks"
+    )
+    chaos.add_argument("--attendees", type=int, default=300)
+    chaos.add_argument("--fault-rate", type=float, default=0.1, help="share of the functions' AWS calls that fail")
+    chaos.add_argument("--seed", type=int, default=7)
+    chaos.add_argument("--out", default="out/chaos")
+    chaos.add_argument("--quiet", action="store_true")
+    chaos.set_defaults(func=cmd_chaos)
+    redrive = sub.add_parser("redrive", help="send the messages waiting in dead-letter queues back to their queues")
+    redrive.add_argument("--prefix", default="", help="only queues whose names start with this (a stack's name)")
+    redrive.add_argument("--bus", help="event bus to put undelivered events on again")
+    redrive.add_argument("--endpoint-url", help="an SQS endpoint (default: the running local stack's, else AWS)")
+    redrive.add_argument("--aws", action="store_true", help="use AWS even when a local stack is running")
+    redrive.add_argument("--state-dir", default=".cme")
+    redrive.add_argument("--dry-run", action="store_true", help="count, move nothing")
+    redrive.set_defaults(func=cmd_redrive)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -62,15 +62,18 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class Client:
     """JSON over HTTP with Bearer auth; never follows redirects; raises ApiError on non-2xx."""
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 120.0):
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 120.0, retries: int = 0):
+        """`retries`: how often a request that got a 5xx or no answer is sent again (a phone or a
+        scanner retries; every route the demo calls may be repeated)."""
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.retries = retries
         # No proxies: the stack is on 127.0.0.1, whatever the environment says.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
     def with_token(self, token: str | None) -> Client:
-        return Client(self.base_url, token, self.timeout)
+        return Client(self.base_url, token, self.timeout, self.retries)
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
@@ -84,6 +87,25 @@ class Client:
         auth: bool = True,
         timeout: float | None = None,
         accept_redirect: bool = False,
+    ) -> tuple[int, dict[str, str], bytes]:
+        for attempt in range(self.retries + 1):
+            try:
+                return self._once(method, path, body, auth=auth, timeout=timeout, accept_redirect=accept_redirect)
+            except ApiError as error:
+                if attempt == self.retries or (error.status is not None and error.status < 500):
+                    raise
+                time.sleep(min(2.0, 0.1 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _once(
+        self,
+        method: str,
+        path: str,
+        body: Json,
+        *,
+        auth: bool,
+        timeout: float | None,
+        accept_redirect: bool,
     ) -> tuple[int, dict[str, str], bytes]:
         url = self.url(path)
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
@@ -220,10 +242,11 @@ class _Demo:
         out_dir: Path,
         log: Log,
         pace: float,
+        retries: int = 0,
     ):
-        self.organizer = Client(api_url, organizer_token)
-        self.scanner = Client(api_url, scanner_token)
-        self.public = Client(api_url)
+        self.organizer = Client(api_url, organizer_token, retries=retries)
+        self.scanner = Client(api_url, scanner_token, retries=retries)
+        self.public = Client(api_url, retries=retries)
         self.conference = conference
         self.activity_id = conference.activity_id
         self.out_dir = out_dir

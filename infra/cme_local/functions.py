@@ -37,12 +37,18 @@ class LambdaContext:
 
 
 class FunctionHost:
-    def __init__(self, root: Path, specs: dict[str, FunctionSpec]):
+    def __init__(self, root: Path, specs: dict[str, FunctionSpec], *, http_functions: frozenset[str] = frozenset()):
+        """`http_functions` take turns with one another: Powertools keeps the request being handled on
+        a class attribute every HTTP resolver in a process shares (Lambda gives each event a process of
+        its own), so two of them running at once here could read each other's request."""
         self.root = root
         self.specs = specs
         self._modules: dict[str, ModuleType] = {}
-        self._locks = {name: threading.Lock() for name in specs}
+        shared = threading.Lock()
+        self._locks = {name: shared if name in http_functions else threading.Lock() for name in specs}
         self.invocations: dict[str, int] = dict.fromkeys(specs, 0)
+        self.chaos: Any = None  # a chaos.FaultInjector when faults are switched on
+        self.duplicate_deliveries = False  # the pollers deliver every message and stream batch twice
 
     def _module(self, logical_id: str) -> ModuleType:
         if logical_id not in self._modules:
@@ -67,4 +73,15 @@ class FunctionHost:
             context = LambdaContext(
                 function_name=f"cme-local-{spec.folder}", memory_limit_in_mb=spec.memory, timeout_seconds=spec.timeout
             )
-            return handler(event, context)
+            if self.chaos is None:
+                return handler(event, context)
+            from cme_local.chaos import IN_FUNCTION
+
+            token = IN_FUNCTION.set(logical_id)
+            try:
+                self.chaos.before_invoke(logical_id)
+                result = handler(event, context)
+                self.chaos.after_invoke(logical_id)
+                return result
+            finally:
+                IN_FUNCTION.reset(token)

@@ -44,6 +44,14 @@ def full_eventbridge_shape(body: str) -> str:
     return json.dumps(event)
 
 
+def _log_failure(error: Exception, message: str, *args: Any) -> None:
+    """A planned failure of a chaos run is one line; anything else keeps its traceback."""
+    if type(error).__name__ in ("InjectedCrash", "InjectedOutage"):
+        log.warning(message + ": %s", *args, error)
+    else:
+        log.exception(message, *args)
+
+
 class QueuePoller:
     def __init__(self, mapping: QueueMapping, host: FunctionHost, clients: Any):
         self.mapping = mapping
@@ -86,12 +94,14 @@ class QueuePoller:
             }
             for m in messages
         ]
-        try:
-            result = self.host.invoke(self.mapping.function, {"Records": records})
-            failed_ids = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-        except Exception:
-            log.exception("%s failed a whole batch", self.mapping.function)
-            failed_ids = {r["messageId"] for r in records}
+        failed_ids: set[str] = set()
+        for _ in range(2 if self.host.duplicate_deliveries else 1):  # SQS delivers at least once
+            try:
+                result = self.host.invoke(self.mapping.function, {"Records": records})
+                failed_ids |= {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            except Exception as error:
+                _log_failure(error, "%s failed a whole batch", self.mapping.function)
+                failed_ids = {r["messageId"] for r in records}
         if failed_ids and not self.mapping.partial_failures:
             failed_ids = {r["messageId"] for r in records}
         done = [r for r in records if r["messageId"] not in failed_ids]
@@ -195,12 +205,14 @@ class StreamPoller:
                 self.filtered += len(records)
                 continue
             self.filtered += len(records) - len(batch)
-            try:
-                result = self.host.invoke(self.mapping.function, self._event(batch, shard_id))
-                failures = [f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])]
-            except Exception:
-                log.exception("%s failed a stream batch", self.mapping.function)
-                failures = [batch[0]["dynamodb"]["SequenceNumber"]]
+            failures: list[str] = []
+            for _ in range(2 if self.host.duplicate_deliveries else 1):  # a batch retried after it succeeded
+                try:
+                    result = self.host.invoke(self.mapping.function, self._event(batch, shard_id))
+                    failures += [f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])]
+                except Exception as error:
+                    _log_failure(error, "%s failed a stream batch", self.mapping.function)
+                    failures = [batch[0]["dynamodb"]["SequenceNumber"]]
             sequence = [r["dynamodb"]["SequenceNumber"] for r in batch]
             if not failures:
                 self.positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]

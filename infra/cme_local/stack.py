@@ -92,7 +92,9 @@ class LocalStack:
         from cme_local.functions import FunctionHost
         from cme_local.pump import Pump
 
-        self.host = FunctionHost(self.root, self.wiring.functions)
+        self.host = FunctionHost(
+            self.root, self.wiring.functions, http_functions=frozenset(r.function for r in self.wiring.routes)
+        )
         self.pump = Pump(self.wiring, self.host, aws.client, settings().schedule_group, sent_mail=self.sent_mail)
         self.authorizer = LocalAuthorizer(os.urandom(32).hex())
         self.organizer_token = self.authorizer.issue("local-organizer")
@@ -154,6 +156,37 @@ class LocalStack:
                     self.pump.pass_once()
             except Exception:
                 log.exception("pump pass failed")
+
+    def enable_chaos(self, settings: Any) -> Any:
+        """Switch fault injection on (cme_local.chaos): the functions' AWS calls fail at the settings'
+        rate, deliveries repeat, functions crash or go down as planned. Returns the injector (its figures)."""
+        import boto3
+
+        from cme.adapters import aws
+        from cme_local.chaos import FaultInjector
+
+        injector = FaultInjector(settings)
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        injector.install(boto3.DEFAULT_SESSION)
+        aws.reset()  # clients copy their session's hooks when made: make them again
+        self.host.chaos = injector
+        self.host.duplicate_deliveries = settings.duplicate_deliveries
+        self._chaos = injector
+        return injector
+
+    def disable_chaos(self) -> None:
+        import boto3
+
+        from cme.adapters import aws
+
+        injector = getattr(self, "_chaos", None)
+        if injector is not None and boto3.DEFAULT_SESSION is not None:
+            injector.uninstall(boto3.DEFAULT_SESSION)
+        aws.reset()
+        self.host.chaos = None
+        self.host.duplicate_deliveries = False
+        self._chaos = None
 
     def settle(self, timeout: float = 300.0) -> int:
         with self._pump_lock:

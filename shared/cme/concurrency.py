@@ -3,6 +3,7 @@ waiting on them): a small shared thread pool, results in input order."""
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -20,11 +21,13 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def map_io(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """`[function(item) for item in items]`, with up to MAX_WORKERS calls in flight at once."""
+    """`[function(item) for item in items]`, with up to MAX_WORKERS calls in flight at once. Each call
+    runs in a copy of the caller's context (context variables reach the pool's threads)."""
     work = list(items)
     if len(work) <= 1:
         return [function(item) for item in work]
-    return list(_pool().map(function, work))
+    context = contextvars.copy_context()
+    return list(_pool().map(lambda item: context.copy().run(function, item), work))
 
 
 A = TypeVar("A")
@@ -33,5 +36,5 @@ B = TypeVar("B")
 
 def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
     """Two independent reads at once."""
-    pending = _pool().submit(second)
+    pending = _pool().submit(contextvars.copy_context().run, second)
     return first(), pending.result()

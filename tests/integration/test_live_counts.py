@@ -148,7 +148,7 @@ def test_the_recount_names_each_count_that_drifted(messy: str, handlers: Any, st
     """A count item changed behind the stream's back (as if a record had been lost) is found."""
     from cme.adapters import store
 
-    store.add_counts(messy, "S#S2@drift", {"checked_in": 2}, first=store.Decimal(0), last=store.Decimal(0))
+    store.add_counts(messy, "S#S2@drift", {"checked_in": 2}, first=0, last=0)
     result = _recount(handlers, messy)
     assert not result["consistent"]
     assert result["differences"] == [{"field": "sessions[S2].checked_in", "live": 5, "recount": 3}]

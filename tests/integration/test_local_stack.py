@@ -113,3 +113,13 @@ def test_schedules_fire_when_the_clock_reaches_them(stack, handlers, activity_id
     stack.set_clock(datetime.fromisoformat("2027-10-14T12:00:00-05:00"))
     stack.settle()
     assert store.finalized_sessions(activity_id) == {"S1", "S2", "S4"}
+
+
+def test_http_functions_take_turns_while_the_others_run_side_by_side(stack):
+    """Powertools keeps the current request on a class attribute all HTTP resolvers of a process share:
+    in one process the HTTP functions must not run at once (Lambda gives each its own process)."""
+    locks = stack.host._locks
+    http = {r.function for r in stack.wiring.routes}
+    assert len({id(locks[f]) for f in http}) == 1
+    assert locks["OnCheckInFunction"] is not locks["OnSessionEndFunction"]
+    assert all(locks["OnCheckInFunction"] is not locks[f] for f in http)

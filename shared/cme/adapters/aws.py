@@ -23,10 +23,18 @@ def _cached(kind: str) -> dict[str, Any]:
     return _local.__dict__.setdefault(kind, {})
 
 
+#: Per service, what differs from _CONFIG. SES has no idempotency key: the SDK must never send a mail
+#: again by itself (a timeout may come after SES accepted it); the mail path decides instead.
+_SERVICE_CONFIG = {
+    # SigV4 presigned URLs everywhere (the only kind S3 accepts in newer regions).
+    "s3": Config(signature_version="s3v4"),
+    "sesv2": Config(retries={"mode": "standard", "total_max_attempts": 1}),
+}
+
+
 @cache
 def client(service: str) -> Any:
-    # SigV4 presigned URLs everywhere (the only kind S3 accepts in newer regions).
-    config = _CONFIG.merge(Config(signature_version="s3v4")) if service == "s3" else _CONFIG
+    config = _CONFIG.merge(_SERVICE_CONFIG[service]) if service in _SERVICE_CONFIG else _CONFIG
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 

@@ -24,12 +24,14 @@ meeting's writes:
 from __future__ import annotations
 
 import json
+import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from cme.adapters.aws import client, resource, table
@@ -64,12 +66,24 @@ def _is_condition_failure(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
-def _write_if(operation: Any, **request: Any) -> bool:
-    """Run a conditional write; False when its condition did not hold (the state it guards exists)."""
+_DESERIALIZE = TypeDeserializer()
+
+
+def _write_if(operation: Any, *, already: Callable[[dict[str, Any]], bool] | None = None, **request: Any) -> bool:
+    """Run a conditional write; False when its condition did not hold (the state it guards exists).
+
+    `already(item)`: whether the item that failed the condition already holds this very write. The
+    SDK retries a write whose answer was lost (a timeout after DynamoDB applied it), and the retry then
+    fails its own condition: with `already`, that counts as done instead of as someone else's write."""
+    if already is not None:
+        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     try:
         operation(**request)
     except ClientError as exc:
         if _is_condition_failure(exc):
+            if already is not None:
+                raw: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+                return bool(raw) and already({k: _DESERIALIZE.deserialize(v) for k, v in raw.items()})
             return False
         raise
     return True
@@ -186,6 +200,7 @@ def end_finalization(activity_id: str, session_id: str, *, run_id: str) -> bool:
         Key={"PK": activity_pk(activity_id), "SK": f"SESSION#{session_id}"},
         UpdateExpression="REMOVE running, running_since",
         ConditionExpression=Attr("running").eq(run_id),
+        already=lambda item: "running" not in item,  # released (by this run's retried request)
     )
 
 
@@ -550,6 +565,7 @@ def put_claim(
             "claimed_at": claimed_at,
         },
         ConditionExpression=condition,
+        already=lambda item: int(item.get("version", 0)) == version and item.get("claimed_at") == claimed_at,
     )
 
 
@@ -634,10 +650,12 @@ def _mark_superseded(pk: str, version: int) -> None:
 
 
 def set_mail_state(certificate_id: str, version: int, state: str, *, expect: str | None, **fields: Any) -> bool:
-    """Move a version's mail state; `expect=None` means only if no state is recorded yet."""
-    names = {"#s": "mail_state"}
-    values: dict[str, Any] = {":s": state}
-    sets = ["#s = :s"]
+    """Move a version's mail state; `expect=None` means only if no state is recorded yet. Each move
+    carries its own token, so a retried request whose first answer was lost still reports success."""
+    attempt = uuid.uuid4().hex
+    names = {"#s": "mail_state", "#a": "mail_attempt"}
+    values: dict[str, Any] = {":s": state, ":a": attempt}
+    sets = ["#s = :s", "#a = :a"]
     for index, (key, value) in enumerate(fields.items()):
         names[f"#f{index}"] = key
         values[f":f{index}"] = value
@@ -654,6 +672,7 @@ def set_mail_state(certificate_id: str, version: int, state: str, *, expect: str
         ConditionExpression=condition,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
+        already=lambda item: item.get("mail_attempt") == attempt and item.get("mail_state") == state,
     )
 
 
@@ -812,19 +831,25 @@ def _count_pk(activity_id: str) -> str:
     return f"COUNT#{activity_id}"
 
 
+def _mark(sequence: int | Decimal) -> str:
+    """A stream sequence number as the count items keep it: 40 digits, zero-padded, so that string
+    order is number order (sequence numbers may have up to 40 digits; a DynamoDB number holds 38)."""
+    return f"{int(sequence):040d}"
+
+
 def add_counts(
     activity_id: str,
     key: str,
     deltas: Mapping[str, Any],
     *,
-    first: Decimal,
-    last: Decimal,
-    expect: Decimal | None = None,
+    first: int | Decimal,
+    last: int | Decimal,
+    expect: int | Decimal | None = None,
 ) -> bool:
     """Add `deltas` to one count item and move its stream mark to `last`: only if the mark is still
     below `first` (the item has taken in none of these records), or, when retrying, exactly `expect`."""
     names: dict[str, str] = {"#seq": "seq"}
-    values: dict[str, Any] = {":last": last, ":act": activity_id}
+    values: dict[str, Any] = {":last": _mark(last), ":act": activity_id}
     adds = []
     for index, (attr, amount) in enumerate(sorted(deltas.items())):
         names[f"#a{index}"] = attr
@@ -832,10 +857,10 @@ def add_counts(
         adds.append(f"#a{index} :v{index}")
     if expect is None:
         condition = "attribute_not_exists(#seq) OR #seq < :first"
-        values[":first"] = first
+        values[":first"] = _mark(first)
     else:
         condition = "#seq = :mark"
-        values[":mark"] = expect
+        values[":mark"] = _mark(expect)
     expression = "SET #seq = :last, activity_id = :act" + (" ADD " + ", ".join(adds) if adds else "")
     return _write_if(
         _table().update_item,
@@ -847,13 +872,13 @@ def add_counts(
     )
 
 
-def count_mark(activity_id: str, key: str) -> Decimal | None:
+def count_mark(activity_id: str, key: str) -> int | None:
     item = (
         _table()
         .get_item(Key={"PK": _count_pk(activity_id), "SK": key}, ConsistentRead=True, ProjectionExpression="seq")
         .get("Item")
     )
-    return Decimal(str(item["seq"])) if item and "seq" in item else None
+    return int(str(item["seq"])) if item and "seq" in item else None
 
 
 def count_items(activity_id: str) -> list[dict[str, Any]]:

@@ -3,13 +3,17 @@ and immediate finalization of sessions whose end is already past."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cme import clock
 from cme.adapters import schedules, store
 from cme.domain.models import Activity, Session
-from cme.errors import Conflict
+from cme.errors import Conflict, PayloadTooLarge
 from cme.observability import logger
+
+#: The agenda is stored as one DynamoDB item (at most 400 KB, the item's other attributes included).
+MAX_AGENDA_BYTES = 350_000
 
 
 def _credit_shape(session: Session) -> tuple[Any, ...]:
@@ -34,7 +38,25 @@ def credit_relevant_changes(old: Activity, new: Activity) -> list[str]:
     return changed
 
 
+def check_storable(activity: Activity) -> None:
+    """An agenda that one item cannot hold (tens of thousands of faculty, a megabyte of text) is refused
+    before anything is written, naming its largest parts."""
+    size = len(activity.model_dump_json().encode())
+    if size <= MAX_AGENDA_BYTES:
+        return
+    sizes = {
+        name: len(json.dumps(value, separators=(",", ":")).encode())
+        for name, value in activity.model_dump(mode="json").items()
+    }
+    largest = sorted(sizes, key=sizes.__getitem__, reverse=True)[:3]
+    raise PayloadTooLarge(
+        f"the agenda is {size // 1000} KB; at most {MAX_AGENDA_BYTES // 1000} KB can be stored",
+        [{"field": name, "message": f"{sizes[name] // 1000} KB"} for name in largest if sizes[name] >= 1000],
+    )
+
+
 def import_activity(activity: Activity) -> dict[str, Any]:
+    check_storable(activity)
     now = clock.now()
     existing = store.get_activity(activity.activity_id)
     changed = credit_relevant_changes(existing, activity) if existing else []

@@ -142,9 +142,9 @@ def change(
 class Pending:
     """One count item's share of a batch: each record's change in stream order."""
 
-    changes: list[tuple[Decimal, Counts]] = field(default_factory=list)
+    changes: list[tuple[int, Counts]] = field(default_factory=list)
 
-    def after(self, mark: Decimal | None) -> tuple[dict[str, Number], Decimal | None, Decimal | None]:
+    def after(self, mark: int | None) -> tuple[dict[str, Number], int | None, int | None]:
         """(summed change, first and last sequence numbers) of the records after `mark`."""
         summed: dict[str, Number] = defaultdict(int)
         kept = [(seq, c) for seq, c in self.changes if mark is None or seq > mark]
@@ -158,7 +158,7 @@ class Pending:
 
 def apply_batch(
     shard_id: str,
-    records: Iterable[tuple[Decimal, Mapping[str, Any], Mapping[str, Any] | None, Mapping[str, Any] | None]],
+    records: Iterable[tuple[int, Mapping[str, Any], Mapping[str, Any] | None, Mapping[str, Any] | None]],
     now: int,
     eligible: Eligibility,
 ) -> int:
@@ -174,7 +174,7 @@ def apply_batch(
         for (scope, attr), amount in delta.items():
             by_scope[scope][(scope, attr)] = amount
         for scope, counts in by_scope.items():
-            pending[(activity_id, scope)].changes.append((seq, counts))
+            pending[(activity_id, scope)].changes.append((int(seq), counts))
     written = 0
     for (activity_id, scope), share in pending.items():
         summed, first, last = share.after(None)

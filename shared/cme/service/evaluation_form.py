@@ -84,7 +84,8 @@ def validate_answers(
                 errors.append({"field": field, "message": "an answer is required"})
             continue
         if q.type == "scale":
-            if isinstance(value, str) and value.strip().isdecimal():
+            # At most a few digits: int() refuses thousands of them (a ValueError, not an answer).
+            if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 4:
                 value = int(value.strip())
             if isinstance(value, bool) or not isinstance(value, int) or not (q.min or 1) <= value <= (q.max or 5):
                 errors.append({"field": field, "message": f"choose a number from {q.min} to {q.max}"})

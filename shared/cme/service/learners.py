@@ -28,6 +28,9 @@ from cme.domain.presence import walk_presence
 from cme.errors import NotFound, Unprocessable
 from cme.service.evaluation_form import default_questions, validate_answers
 
+#: A claim of ten thousand or more (an exponent above 3) is no credit amount: no activity designates that much.
+MAX_CLAIM_DIGITS = 3
+
 
 @dataclass
 class LearnerRecord:
@@ -240,6 +243,11 @@ def submit_evaluation(activity_id: str, badge_id: str, submission: EvaluationSub
     requested: dict[str, dict[str, Decimal]] | None = (
         {str(t): dict(c) for t, c in submission.claims.items()} if submission.claims else None
     )
+    for credit_type, by_session in (requested or {}).items():
+        for sid, amount in by_session.items():
+            if not amount.is_finite() or amount.adjusted() > MAX_CLAIM_DIGITS:
+                # Checked before any arithmetic: 9E+999999 overflows Decimal's context.
+                errors.append({"field": f"claims.{credit_type}.{sid}", "message": "not a credit amount"})
     if requested is not None and submission.session_id is not None:
         for credit_type, by_session in requested.items():
             for sid in by_session:

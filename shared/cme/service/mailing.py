@@ -26,6 +26,15 @@ DEFINITE_REJECTIONS = {
 }
 
 
+#: SES errors that mean "not now" (the account's send rate): certainly not sent, so the message is
+#: tried again later by the queue, not flagged for the organizer.
+THROTTLED = {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException"}
+
+
+class MailThrottled(RuntimeError):
+    """SES refused the send for the send rate; the queue delivers the message again later."""
+
+
 def credits_text(credits: dict[str, Any]) -> list[str]:
     """The claimed credit lines, worded exactly as the certificate prints them."""
     from cme.certificates.render import credit_label  # cheap: fpdf2 loads only when rendering
@@ -55,7 +64,12 @@ def send_certificate_mail(certificate_id: str, version: int, *, resend: bool = F
     if record.get("status") == "revoked":
         return {"sent": False, "reason": "revoked"}
     expect = "resend_requested" if resend else None
-    if not store.set_mail_state(certificate_id, version, "sending", expect=expect, sending_at=clock.iso(clock.now())):
+    sending_at = clock.iso(clock.now())
+    # A send refused for the send rate (`throttled`) is certainly not sent: a later delivery may try again.
+    if not (
+        store.set_mail_state(certificate_id, version, "sending", expect=expect, sending_at=sending_at)
+        or store.set_mail_state(certificate_id, version, "sending", expect="throttled", sending_at=sending_at)
+    ):
         return {"sent": False, "reason": "already_handled"}
     tags = {"certificate_id": certificate_id, "version": str(version)}
     attendee = store.get_attendee(record["activity_id"], record["badge_id"])
@@ -88,6 +102,10 @@ def send_certificate_mail(certificate_id: str, version: int, *, resend: bool = F
         message_id = mailer.send_raw(raw, attendee.email, tags)
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
+        if code in THROTTLED:
+            store.set_mail_state(certificate_id, version, "throttled", expect="sending", failure=code)
+            logger.info("certificate mail throttled", extra={"certificate_id": certificate_id, "version": version})
+            raise MailThrottled(code) from exc
         state = "failed" if code in DEFINITE_REJECTIONS else "unknown"
         store.set_mail_state(certificate_id, version, state, expect="sending", failure=code)
         logger.warning(

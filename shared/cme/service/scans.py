@@ -6,13 +6,14 @@ at the time the badge was really scanned."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from pydantic import ValidationError
 
 from cme import clock
 from cme.adapters import store
+from cme.api import is_id
 from cme.auth import device_token_hash
 from cme.cache import ttl_memo
 from cme.concurrency import map_io
@@ -90,6 +91,15 @@ def _refusal_message(reason: str, activity: Activity, scan: Scan, latest: dateti
     return f"scanned_at is outside the activity's dates ({activity.starts_on} to {activity.ends_on})"
 
 
+def _local_day(moment: datetime, zone: tzinfo) -> date | None:
+    """The scan's date where the activity is; None within a day of the calendar's ends (0001-01-01,
+    9999-12-31), where the conversion overflows: no activity is held then."""
+    try:
+        return moment.astimezone(zone).date()
+    except OverflowError:
+        return None
+
+
 def _reason_for_place(activity: Activity, scan: Scan) -> tuple[str | None, str | None]:
     """(room, None) when the scan's place is known, else (None, reason)."""
     if scan.session_id is not None:
@@ -112,6 +122,8 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
     activity_id = body.get("activity_id") or (bound if bound != "*" else None)
     if not isinstance(activity_id, str) or not activity_id:
         raise Unprocessable("activity_id is required", [{"field": "activity_id", "message": "required"}])
+    if not is_id(activity_id):
+        raise Unprocessable("activity_id is not an activity id", [{"field": "activity_id", "message": "not an id"}])
     if bound not in ("*", activity_id):
         raise Forbidden("this scanner device belongs to another activity")
     activity = _activity(activity_id)
@@ -147,8 +159,10 @@ def ingest_scans(device: dict[str, Any], body: Any) -> dict[str, Any]:
         attendee = attendees.get(scan.badge_id)
         if reason is None and attendee is None:
             reason = "unknown_badge"
-        local_day = scan.scanned_at.astimezone(zone).date()
-        if reason is None and (scan.scanned_at > latest or not activity.starts_on <= local_day <= activity.ends_on):
+        local_day = _local_day(scan.scanned_at, zone)
+        if reason is None and (
+            local_day is None or scan.scanned_at > latest or not activity.starts_on <= local_day <= activity.ends_on
+        ):
             reason = "outside_activity"
         if reason is not None or room is None or attendee is None:
             reason = reason or "invalid"

@@ -34,7 +34,9 @@ def submission_from_form(
         qid = str(question["id"])
         value = fields.get(f"answers.{qid}", "").strip()
         if value:
-            answers[qid] = int(value) if question["type"] == "scale" and value.isdigit() else value
+            # A rating is a few ASCII digits ("²" is a digit to str.isdigit, and int() refuses it).
+            small_number = value.isascii() and value.isdigit() and len(value) <= 4
+            answers[qid] = int(value) if question["type"] == "scale" and small_number else value
         comment = fields.get(f"answers.{qid}_comment", "").strip()
         if comment:
             answers[f"{qid}_comment"] = comment

@@ -714,9 +714,10 @@
       setText($("updated-text"), "No access");
       $("updated").className = "updated error";
       notice("bad", "You do not manage this activity (" + activityId + "). Sign in with the account that manages it, or open another activity.");
-      var back = el("a", { href: "/organizer/" }, "Open another activity");
-      $("notice").appendChild(document.createTextNode(" "));
-      $("notice").appendChild(back);
+      if (!$("notice").querySelector("a")) {  // several calls may be refused at once: one link
+        $("notice").appendChild(document.createTextNode(" "));
+        $("notice").appendChild(el("a", { href: "/organizer/" }, "Open another activity"));
+      }
       return true;
     }
     return false;

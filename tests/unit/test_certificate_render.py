@@ -913,3 +913,90 @@ def test_a_cached_subset_prints_exactly_what_a_fresh_one_does(monkeypatch: pytes
     first = rasterise(cached, tmp_path / "cached", 40)
     second = rasterise(uncached, tmp_path / "uncached", 40)
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]  # pixel for pixel
+
+
+# --------------------------------------------------------------------------------------------------
+# Text laid out by the renderer itself
+
+
+LONG_TEXTS = {
+    "learner_name": "Maria Fernanda de los Ángeles Rodríguez-Castellanos y Villaseñor",
+    "degree": "MD, PhD, FACC",
+    "joint_provider": "The Midwest Society for Cardiac Rhythm Management and Electrophysiology Foundation",
+    "activity_title": (
+        "Annual Scientific Sessions 2025 of the American College of Cardiovascular Medicine: "
+        "Advances in Heart Failure, Arrhythmia, Imaging, Prevention and Interventional Cardiology"
+    ),
+    "credits_claimed": {"AMA_PRA_1": Decimal("21.5"), "IPCE": Decimal("21.5"), "ACPE": Decimal("6")},
+    "sessions": [
+        TranscriptLine(
+            "Late-breaking clinical trials in heart failure with preserved ejection fraction: what changes now",
+            date(2025, 3, 3), 90, {"AMA_PRA_1": Decimal("1.5"), "IPCE": Decimal("1.5")},
+        ),
+        TranscriptLine("Imaging", date(2025, 3, 4), 60, {"AMA_PRA_1": Decimal("1")}),
+    ],
+}  # fmt: skip
+
+WRAPPED = [
+    ACCME,
+    ABIM,
+    "a  b   c    d",  # runs of spaces: fpdf2 keeps those before the break
+    "Pneumonoultramicroscopicsilicovolcanoconiosis" * 3 + " and after",  # longer than any line
+    "3.5\u00a0AMA PRA Category 1 Credits™   ·   21.5\u00a0IPCE credits   ·   3.5\u00a0MOC points (ABIM)",
+    "Σοφία Παπαδοπούλου · Дмитрий Иванов · Nguyễn Thị Minh Khai",
+    URL,
+    "",
+]
+
+
+@pytest.mark.parametrize("by_char", [False, True], ids=["words", "characters"])
+def test_lines_are_broken_where_fpdf2_breaks_them(by_char: bool) -> None:
+    """The renderer's own line breaking gives fpdf2's lines, character for character: statements,
+    runs of spaces, words longer than the line, no-break spaces, Greek, Cyrillic, Vietnamese, a URL
+    broken between characters (WrapMode.CHAR), at several sizes, styles and widths."""
+    from fpdf.enums import WrapMode
+
+    pdf = render._pdf_class()(orientation="L", unit="mm")
+    render.attach_fonts(pdf, {}, "test")
+    pdf.add_page()
+    for style in ("", "B", "I"):
+        for size in (7.5, 9, 13):
+            pdf.set_font(render.FAMILY, style, size)
+            for width in (12.5, 45.3, 80, 150):
+                for text in WRAPPED:
+                    wrapmode = WrapMode.CHAR if by_char else WrapMode.WORD
+                    expected = pdf.multi_cell(width, 5, text, wrapmode=wrapmode, dry_run=True, output="LINES")
+                    lines = render._wrap(pdf, [(text, style)], size, width - 2 * pdf.c_margin, by_char=by_char)
+                    got = ["".join(part for part, _ in line.parts) for line in lines or [render._NO_LINE]]
+                    assert got == expected, (style, size, width, text)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        LONG_TEXTS,
+        {**BRANDING, **LONG_TEXTS, "paper": "a4"},
+        {"kind": "nursing", "credits_claimed": {"ANCC": Decimal("2")}},
+    ],
+    ids=["long-texts", "branded-a4", "nursing"],
+)
+def test_text_laid_out_here_prints_what_fpdf2_prints(
+    changes: dict[str, object], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Text the primary faces set alone is laid out by the renderer (fpdf2's line breaking is
+    quadratic): the pages come out pixel for pixel as with fpdf2 laying out every line and cell
+    (justified statements with the italic credit name and superscript ™, centred and right-aligned
+    lines, the wrapped URL, the transcript's cells), and read the same."""
+    doc = make_doc(**changes)
+    ours = render_certificate(doc)
+    monkeypatch.setattr(render, "_laid_out_here", lambda text: False)
+    fpdf2s = render_certificate(doc)
+    assert ours != fpdf2s
+    assert [flat(t) for t in read(ours)[1]] == [flat(t) for t in read(fpdf2s)[1]]
+    assert pdftotext(ours, tmp_path) == pdftotext(fpdf2s, tmp_path)
+    qpdf_check(ours, tmp_path)
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "fpdf2").mkdir()
+    first = rasterise(ours, tmp_path / "ours", 40)
+    second = rasterise(fpdf2s, tmp_path / "fpdf2", 40)
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]  # pixel for pixel

@@ -48,6 +48,12 @@ shaping (HarfBuzz, via `uharfbuzz`) is several times slower still, so a Latin do
 exactly as without them. Right-to-left text (Arabic, Hebrew) is shaped; a field standing alone is
 laid out in its own direction, English lines embedding one ("{name}, MD") left to right.
 
+Layout: text the primary faces set alone (all of a Latin, Greek or Cyrillic certificate, and the fixed
+wording of every other) is measured, broken into lines and placed by this module, on the lines and at
+the positions fpdf2 would give it, with the text operators fpdf2 would write: fpdf2's own line
+breaking is quadratic in the line's length. The transcript table is drawn here too. fpdf2 lays out
+whatever needs a fallback face or shaping.
+
 Branding (optional, per activity): `logo_png` at the top of page 1, `signature_png` over a line with
 `signer_name` and `signer_title` at the bottom (next to the statements, which narrow to make room),
 `accent_rgb` for the frame, rules and headings (darkened for text when too light to read on white).
@@ -56,6 +62,7 @@ Without them the certificate is exactly the unbranded design.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -67,7 +74,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from cme.domain.models import CREDIT_NAMES
 
@@ -782,6 +789,50 @@ def _install_subset_cache() -> None:
 
     Shim.Subsetter = Subsetter  # type: ignore[attr-defined]
     output.ftsubset = Shim
+    _install_compression_cache()
+
+
+class _CompressionCache:
+    """zlib as fpdf2's PDF streams use it, remembering what it made of large inputs.
+
+    Every certificate embeds the same few font subsets (see `_SubsetCache`) with the same glyph maps
+    (CIDToGIDMap, 128 KB each), and fpdf2 compresses each again for every document: about as long as
+    laying out both pages. A large input is recognised by its SHA-1 digest and compressed once per
+    process (the latest `SIZE` kept); a small one (a page's content, under 10 KB) is compressed as it
+    comes. Same input, same output: the PDF bytes do not change.
+    """
+
+    LARGE = 16384
+    SIZE = 64
+
+    def __init__(self, zlib: Any) -> None:
+        self._zlib = zlib
+        self._lock = threading.Lock()
+        self._compressed: dict[tuple[bytes, int], bytes] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._zlib, name)
+
+    def compress(self, data: bytes, /, level: int = -1, **kwargs: Any) -> bytes:
+        if len(data) < self.LARGE or kwargs:
+            return bytes(self._zlib.compress(data, level, **kwargs))
+        key = (hashlib.sha1(data, usedforsecurity=False).digest(), level)
+        compressed = self._compressed.get(key)
+        if compressed is None:
+            compressed = bytes(self._zlib.compress(data, level))
+        with self._lock:  # most recently used last
+            self._compressed.pop(key, None)
+            self._compressed[key] = compressed
+            while len(self._compressed) > self.SIZE:
+                self._compressed.pop(next(iter(self._compressed)))
+        return compressed
+
+
+def _install_compression_cache() -> None:
+    import fpdf.syntax as syntax
+
+    if not isinstance(syntax.zlib, _CompressionCache):
+        syntax.zlib = _CompressionCache(syntax.zlib)  # type: ignore[assignment]
 
 
 _FONTS = _FontCache()
@@ -1027,12 +1078,16 @@ def _pdf_class() -> type[FPDF]:
         def footer(self) -> None:
             # A table breaking across pages calls this mid-way: it goes on as it was set up.
             shaping, fallback = self.text_shaping, self._fallback_font_ids
-            _prepare(self, self.footer_text)
+            laid_out_here = _laid_out_here(self.footer_text)
+            _prepare(self, "" if laid_out_here else self.footer_text)
             self.text_shaping = None  # fpdf2 cannot shape the {nb} page-count alias
             self.set_y(-(PAGE_MARGIN - 4))
             self.set_font(FAMILY, "", 7)
             self.set_text_color(*MUTED)
-            self.cell(0, 4, self.footer_text, align="L")
+            if laid_out_here:
+                _cell(self, 0, 4, self.footer_text)
+            else:
+                self.cell(0, 4, self.footer_text, align="L")
             self.set_x(self.l_margin)
             self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align="R")
             self.text_shaping, self._fallback_font_ids = shaping, fallback
@@ -1072,13 +1127,288 @@ _TITLES: dict[str, tuple[str, str | None]] = {
 }
 
 
+# --------------------------------------------------------------------------------------------------
+# Text laid out here
+# --------------------------------------------------------------------------------------------------
+#
+# fpdf2 lays text out character by character through generic fragments (summing the line's width
+# again for every character added, so quadratic in the line's length), and its table engine lays
+# every cell out twice. Text the primary faces set on their own, with no fallback face and no
+# shaping (all of a Latin, Greek or Cyrillic certificate, and the fixed wording of every other), is
+# therefore measured here with the faces' cached width tables, broken into lines by fpdf2's own rule
+# (`_wrap`) and written as the text operators fpdf2 writes, where fpdf2 would place them (`_put`).
+# Any other text (fallback faces, right-to-left shaping, soft hyphens, line feeds) is left to fpdf2.
+
+_SUP_SCALE = 0.7  # fpdf2's superscript: 70 % of the size, raised by 40 % of the size
+_SUP_LIFT = 0.4
+_TOLERANCE = 1e-9  # fpdf2's FloatTolerance: a line overflows when wider by more than this
+#: fpdf2's breaking spaces (`fpdf.line_break.BREAKING_SPACE_SYMBOLS`): a line breaks at one and drops
+#: it. A no-break space is no break, but fpdf2 prints it as a space and justifies at it.
+_BREAKING = " \u200b\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u2009\u200a\u205f\u3000\t"
+_BREAKS = frozenset(_BREAKING)
+_BREAK = re.compile(f"[{_BREAKING}]")
+_TOKENS = re.compile(f"[{_BREAKING}]|[^{_BREAKING}]+")
+_LEFT_TO_FPDF2 = re.compile("[\n\r\f\u00ad]")  # line and page breaks, soft hyphens
+
+
+class _Line(NamedTuple):
+    parts: list[Run]  # the line's text by style ("", "B", "I", "SUP"), one part per change of style
+    width: float  # mm, as fpdf2 measures it
+    spaces: int  # the spaces a justified line widens
+
+
+_NO_LINE = _Line([], 0.0, 0)
+
+
+@cache
+def _core_text() -> frozenset[str]:
+    return frozenset(map(chr, _core_chars()))
+
+
+def _laid_out_here(text: str) -> bool:
+    """Whether `text` is laid out here: the primary faces have every character of it (so fpdf2 would
+    neither fall back nor shape) and it breaks at spaces only."""
+    return _core_text().issuperset(text) and not _LEFT_TO_FPDF2.search(text)
+
+
+def _face(pdf: FPDF, style: str) -> Any:
+    return pdf.fonts[FAMILY + ("" if style == "SUP" else style)]
+
+
+def _width(pdf: FPDF, text: str, style: str, size: float) -> float:
+    """The width (mm) of `text` in the primary face of `style` at `size` pt, unshaped: fpdf2's figure."""
+    return float(_face(pdf, style).get_text_width(text, size * _SUP_SCALE if style == "SUP" else size, None)[1]) / pdf.k
+
+
+def _string_width(pdf: FPDF, text: str) -> float:
+    """`pdf.get_string_width(text)` in the current font (measured here when `_laid_out_here`)."""
+    if _laid_out_here(text):
+        return _width(pdf, text, pdf.font_style, pdf.font_size_pt)
+    _prepare(pdf, text)
+    return float(pdf.get_string_width(text))
+
+
+def _wrap(pdf: FPDF, runs: Sequence[Run], size: float, max_width: float, *, by_char: bool = False) -> list[_Line]:
+    """`runs` at `size` pt broken into lines at most `max_width` mm wide, as fpdf2's line breaking
+    (`MultiLineBreak`) breaks them: greedily; a breaking space that overflows ends the line and is
+    dropped; a word that overflows goes to the next line whole, the line ending before the last
+    breaking space on it (spaces before that one stay); a word with no breaking space before it on its
+    line (one longer than a line: CJK-like text, URLs) breaks between characters. With `by_char`
+    (fpdf2's `WrapMode.CHAR`) every overflow breaks between characters, trailing spaces dropped.
+
+    Words are measured whole, not character by character, through the faces' width caches.
+    """
+    limit = max_width + _TOLERANCE
+    # Tokens: a breaking space, or a word (a run of other characters, possibly across styles).
+    tokens: list[tuple[bool, list[tuple[str, str, float]], float]] = []
+    word: list[tuple[str, str, float]] = []
+    for text, style in runs:
+        for piece in _TOKENS.findall(text):
+            w = _width(pdf, piece, style, size)
+            if piece in _BREAKS:
+                if word:
+                    tokens.append((False, word, sum(p[2] for p in word)))
+                    word = []
+                tokens.append((True, [(piece, style, w)], w))
+            else:
+                word.append((piece, style, w))
+    if word:
+        tokens.append((False, word, sum(p[2] for p in word)))
+
+    lines: list[_Line] = []
+    items: list[tuple[str, str, float]] = []  # the current line
+    used = 0.0
+    last_space = -1  # index in `items` of the line's last breaking space
+
+    def end_line(upto: int) -> None:
+        nonlocal items, used, last_space
+        parts: list[Run] = []
+        for text, style, _ in items[:upto]:
+            text = text.replace("\u00a0", " ")  # as fpdf2 prints a no-break space on a wrapped line
+            if parts and parts[-1][1] == style:
+                parts[-1] = (parts[-1][0] + text, style)
+            else:
+                parts.append((text, style))
+        width = 0.0  # summed by part, as fpdf2 sums its line's fragments: the same float to the last bit
+        for text, style in parts:
+            width += _width(pdf, text, style, size)
+        spaces = sum(len(_BREAK.findall(text)) for text, _ in parts)
+        lines.append(_Line(parts, width, spaces))
+        items = items[upto + 1 :] if upto < len(items) else []
+        used = sum(item[2] for item in items)
+        last_space = -1
+
+    for is_space, pieces, w in tokens:
+        if is_space:
+            if used + w > limit:
+                end_line(len(items))
+            else:
+                items.append(pieces[0])
+                last_space = len(items) - 1
+                used += w
+            continue
+        if used + w <= limit:
+            items.extend(pieces)
+            used += w
+            continue
+        if not by_char and last_space >= 0:
+            end_line(last_space)
+            if used + w <= limit:
+                items.extend(pieces)
+                used += w
+                continue
+        for text, style, _ in pieces:  # between characters
+            for ch in text:
+                cw = _width(pdf, ch, style, size)
+                if items and used + cw > limit:
+                    while by_char and items and items[-1][0][-1] in " \u00a0":  # fpdf2 trims them
+                        kept, kept_style, _ = items.pop()
+                        kept = kept.rstrip(" \u00a0")
+                        if kept:
+                            items.append((kept, kept_style, _width(pdf, kept, kept_style, size)))
+                    end_line(len(items))
+                items.append((ch, style, cw))
+                used += cw
+    if used:
+        end_line(len(items))
+    return lines
+
+
+class _GlyphCodes(dict[int, str]):
+    """A face's glyph codes in one document, character to code (as a character), each asked of
+    fpdf2's subset map on first use (it numbers glyphs in the order a document first uses them)."""
+
+    def __init__(self, pick: Any) -> None:
+        super().__init__()
+        self.pick = pick
+
+    def __missing__(self, char: int) -> str:
+        code = self.pick(char)
+        self[char] = chr(code) if code else ""  # fpdf2 prints nothing for a glyph the face lacks
+        return self[char]
+
+
+def _encoded(font: Any, text: str, adjust: float) -> str:
+    """`text` as the show-text operator fpdf2 writes for an unshaped TrueType fragment: the glyph
+    codes of the document's subset, and with `adjust` (thousandths of an em) a TJ array widening
+    every space, as fpdf2 justifies."""
+    subset = font.subset
+    table = getattr(subset, "cme_codes", None)
+    if table is None:
+        table = subset.cme_codes = _GlyphCodes(subset.pick)
+    codes = text.translate(table)
+    if not adjust:
+        return f"({font.escape_text(codes)}) Tj"
+    space = table[32]
+    first, *rest = codes.split(space)
+    words = [f"({font.escape_text(first)})"]
+    words.extend(f"{adjust:.3f}({font.escape_text(space + word)})" for word in rest)
+    return f"[{' '.join(words)}] TJ"
+
+
+def _put(
+    pdf: FPDF,
+    line: _Line,
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    size: float,
+    align: str,
+    *,
+    margin: float | None = None,
+    link: str | None = None,
+) -> None:
+    """Print `line` (at `size` pt, in the current text colour) in the box x, y, w, h as fpdf2 prints a
+    text line there: `margin` (default the cell margin) inside the box's sides, the baseline at
+    0.5 h + 0.3 font size, justified by widening each space (the `line.spaces` of it)."""
+    from fpdf.enums import PDFResourceType
+
+    k = pdf.k
+    if margin is None:
+        margin = pdf.c_margin
+    if align == "R":
+        dx = w - margin - line.width
+    elif align == "C":
+        dx = (w - line.width) / 2
+    else:
+        dx = margin
+    spacing = (w - 2 * margin - line.width) / line.spaces if align == "J" and line.spaces else 0.0
+    if not line.parts:
+        return
+    baseline = pdf.h - y - 0.5 * h - 0.3 * size / k
+    assert pdf.text_color is not None  # fpdf2 starts every document black
+    ops = [f"q {pdf.text_color.serialize().lower()} BT {(x + dx) * k:.2f} {baseline * k:.2f} Td"]
+    current: tuple[Any, float] | None = None
+    lift = 0.0
+    for text, style in line.parts:
+        font = _face(pdf, style)
+        pt = size * _SUP_SCALE if style == "SUP" else size
+        if current != (font, pt):
+            ops.append(f"/F{font.i} {pt:.2f} Tf")
+            pdf._resource_catalog.add(PDFResourceType.FONT, font.i, pdf.page)
+            current = (font, pt)
+        rise = size * _SUP_LIFT if style == "SUP" else 0.0
+        if rise != lift:
+            ops.append(f"{rise:.2f} Ts")
+            lift = rise
+        ops.append(_encoded(font, text, -spacing * k * 1000 / pt))
+    ops.append("ET Q")  # the graphics state restored: fpdf2's idea of the page's font and colours holds
+    pdf._out(" ".join(ops))
+    if link:
+        pdf.link(x + dx, y + 0.5 * h - 0.5 * size / k, line.width, size / k, link)
+
+
+def _multi_cell(
+    pdf: FPDF,
+    w: float,
+    h: float,
+    text: str,
+    align: str = "L",
+    *,
+    link: str | None = None,
+    by_char: bool = False,
+    ltr: bool = False,
+) -> None:
+    """`pdf.multi_cell(w, h, text, align=align, new_x="LMARGIN", new_y="NEXT")` in the current font
+    and text colour (`by_char`: `wrapmode=WrapMode.CHAR`), laid out here when it can be."""
+    if not _laid_out_here(text):
+        from fpdf.enums import WrapMode
+
+        _prepare(pdf, text, ltr=ltr)
+        wrapmode = WrapMode.CHAR if by_char else WrapMode.WORD
+        pdf.multi_cell(w, h, text, align=align, link=link or "", wrapmode=wrapmode, new_x="LMARGIN", new_y="NEXT")
+        return
+    if w == 0:
+        w = pdf.w - pdf.r_margin - pdf.x
+    size = pdf.font_size_pt
+    x, y = pdf.x, pdf.y
+    for line in _wrap(pdf, [(text, pdf.font_style)], size, w - 2 * pdf.c_margin, by_char=by_char) or [_NO_LINE]:
+        _put(pdf, line, x, y, w, h, size, align, link=link)
+        y += h
+    pdf.x, pdf.y = pdf.l_margin, y
+
+
+def _cell(pdf: FPDF, w: float, h: float, text: str, align: str = "L") -> None:
+    """`pdf.cell(w, h, text, align=align)` in the current font and text colour, the position left
+    where it was; laid out here when it can be."""
+    if not _laid_out_here(text):
+        x, y = pdf.x, pdf.y
+        _prepare(pdf, text)
+        pdf.cell(w, h, text, align=align)
+        pdf.x, pdf.y = x, y
+        return
+    style, size = pdf.font_style, pdf.font_size_pt
+    line = _Line([(text, style)], _width(pdf, text, style, size), 0)
+    _put(pdf, line, pdf.x, pdf.y, w or pdf.w - pdf.r_margin - pdf.x, h, size, align)
+
+
 def _center(
     pdf: FPDF, text: str, size: float, style: str = "", color: RGB = INK, gap: float = 0.0, *, ltr: bool = False
 ) -> None:
     pdf.set_font(FAMILY, style, size)
     pdf.set_text_color(*color)
-    _prepare(pdf, text, ltr=ltr)
-    pdf.multi_cell(0, size * 0.45, text, align="C", new_x="LMARGIN", new_y="NEXT")
+    _multi_cell(pdf, 0, size * 0.45, text, "C", ltr=ltr)
     if gap:
         pdf.ln(gap)
 
@@ -1087,6 +1417,11 @@ def _fit_size(pdf: FPDF, text: str, style: str, width: float, largest: float, sm
     """The largest size (1 pt steps) at which `text` fits `width` on one line, at least `smallest`."""
     size = largest
     pdf.set_font(FAMILY, style, size)
+    if _laid_out_here(text):
+        while size > smallest and _width(pdf, text, style, size) > width:
+            size = max(size - 1, smallest)
+        pdf.set_font(FAMILY, style, size)
+        return size
     _prepare(pdf, text)
     while size > smallest and pdf.get_string_width(text) > width:
         size = max(size - 1, smallest)
@@ -1099,11 +1434,17 @@ def _lines(pdf: FPDF, text: str, style: str, size: float, width: float) -> int:
 
     A "word" wider than the line (CJK text has no spaces) wraps character by character."""
     pdf.set_font(FAMILY, style, size)
-    _prepare(pdf, text)
-    space = pdf.get_string_width(" ")
+    if _laid_out_here(text):
+
+        def measure(s: str) -> float:
+            return _width(pdf, s, style, size)
+    else:
+        _prepare(pdf, text)
+        measure = pdf.get_string_width
+    space = measure(" ")
     lines, used = 1, 0.0
     for word in text.split():
-        w = pdf.get_string_width(word)
+        w = measure(word)
         if used and used + space + w > width:
             lines, used = lines + 1, 0.0
         while w > width:
@@ -1124,8 +1465,41 @@ def _rich(
     gap: float = 0.0,
     color: RGB = INK,
 ) -> None:
-    """Paragraphs of styled runs (italic credit name, superscript ™) in a column at x..x+width."""
+    """Paragraphs of styled runs (italic credit name, superscript ™) in a column at x..x+width, as
+    fpdf2's `text_columns` sets them (a justified paragraph's last line flush left), then the
+    position under them."""
     pdf.set_text_color(*color)
+    if not all(_laid_out_here(text) for runs in paragraphs for text, _ in runs):
+        _rich_by_fpdf2(pdf, paragraphs, size=size, align=align, x=x, width=width, line_height=line_height, gap=gap)
+        return
+    h = size / pdf.k * line_height
+    bottom = pdf.h - pdf.b_margin
+    y = max(pdf.t_margin, pdf.y)
+    for runs in paragraphs:
+        lines = _wrap(pdf, runs, size, width - 2 * pdf.c_margin)
+        for index, line in enumerate(lines):
+            last = index == len(lines) - 1
+            _put(pdf, line, x, y, width, h, size, "L" if last and align == "J" else align)
+            y += h
+        if gap and lines and lines[-1].parts and y + gap < bottom:
+            y += gap
+    pdf.x, pdf.y = x, y
+    pdf.set_font(FAMILY, "", size)
+
+
+def _rich_by_fpdf2(
+    pdf: FPDF,
+    paragraphs: Sequence[Sequence[Run]],
+    *,
+    size: float,
+    align: str,
+    x: float,
+    width: float,
+    line_height: float,
+    gap: float,
+) -> None:
+    """`_rich` for text the primary faces cannot set alone: fpdf2's text regions, with font fallback
+    and shaping."""
     pdf.set_font(FAMILY, "", size)
     _prepare(pdf, "")
     with pdf.text_columns(text_align=align, line_height=line_height, l_margin=x, r_margin=pdf.w - x - width) as column:
@@ -1189,14 +1563,11 @@ def _signature_block(pdf: FPDF, doc: CertificateDocument, x: float, width: float
         pdf.set_font(FAMILY, style, size)
         pdf.set_text_color(*color)
         pdf.set_xy(x, y)
-        _prepare(pdf, text)
-        pdf.cell(width, height, text, align="C")
+        _cell(pdf, width, height, text, "C")
         y += height
 
 
 def _certificate_page(pdf: FPDF, doc: CertificateDocument, palette: _Palette = DEFAULT_PALETTE) -> None:
-    from fpdf.enums import WrapMode
-
     pdf.set_auto_page_break(False)
     pdf.add_page()
     _frame(pdf, palette)
@@ -1225,7 +1596,7 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument, palette: _Palette = D
 
     name = doc.display_name
     name_size = _fit_size(pdf, name, "B", width - 20, 28, 16)
-    if pdf.get_string_width(name) <= width - 20 or not doc.degree:
+    if _string_width(pdf, name) <= width - 20 or not doc.degree:
         _center(pdf, name, name_size, "B", INK, gap=1, ltr=True)
     else:  # a long name: the degree goes on its own line rather than wrapping mid-list
         name_size = _fit_size(pdf, doc.learner_name, "B", width - 20, 22, 14)
@@ -1245,8 +1616,7 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument, palette: _Palette = D
     pdf.set_x(PAGE_MARGIN + 10)
     pdf.set_font(FAMILY, "B", title_size)
     pdf.set_text_color(*INK)
-    _prepare(pdf, doc.activity_title)
-    pdf.multi_cell(width - 20, title_size * 0.45, doc.activity_title, align="C", new_x="LMARGIN", new_y="NEXT")
+    _multi_cell(pdf, width - 20, title_size * 0.45, doc.activity_title, "C")
     pdf.ln(1.5)
     details = " · ".join(
         [FORMAT_WORDS[doc.activity_format].capitalize(), doc.location, format_dates(doc.starts_on, doc.ends_on)]
@@ -1300,7 +1670,7 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument, palette: _Palette = D
 
     qr_x = pdf.w - PAGE_MARGIN - 4 - qr_size
     qr_y = max(top + 3, band_bottom - 55)
-    pdf.image(_qr_png(doc.verify_url), x=qr_x, y=qr_y, w=qr_size, h=qr_size, link=doc.verify_url)
+    pdf.image(_qr_image(doc.verify_url), x=qr_x, y=qr_y, w=qr_size, h=qr_size, link=doc.verify_url)
     pdf.set_xy(right_x, qr_y + qr_size + 1.5)
     info = [
         f"Issued {format_day(doc.issued_at.date())}",
@@ -1309,36 +1679,44 @@ def _certificate_page(pdf: FPDF, doc: CertificateDocument, palette: _Palette = D
     ]
     pdf.set_font(FAMILY, "", 7.5)
     pdf.set_text_color(*INK)
-    _prepare(pdf, "".join(info))
     for text in info:
         pdf.set_x(right_x)
-        pdf.multi_cell(right_w - 4, 3.4, text, align="R", new_x="LMARGIN", new_y="NEXT")
+        _multi_cell(pdf, right_w - 4, 3.4, text, "R")
     pdf.set_text_color(*palette.heading)
     url_w = right_w - 4
     pdf.set_font(FAMILY, "", _fit_size(pdf, doc.verify_url, "", url_w, 7, 5.5))
     url_lines = [doc.verify_url]
-    if pdf.get_string_width(doc.verify_url) > url_w and "/" in doc.verify_url.rstrip("/"):
+    if _string_width(pdf, doc.verify_url) > url_w and "/" in doc.verify_url.rstrip("/"):
         cut = doc.verify_url.rstrip("/").rindex("/") + 1  # ".../verify/" + "CID?version=2"
         url_lines = [doc.verify_url[:cut], doc.verify_url[cut:]]
     for text in url_lines:
         pdf.set_x(right_x)
-        pdf.multi_cell(
-            url_w, 3, text, align="R", link=doc.verify_url, wrapmode=WrapMode.CHAR, new_x="LMARGIN", new_y="NEXT"
-        )
+        _multi_cell(pdf, url_w, 3, text, "R", link=doc.verify_url, by_char=True)
 
 
-def _qr_png(url: str) -> io.BytesIO:
+#: The QR code: error correction level M, 8 pixels a module, no quiet zone (the page is white), dark
+#: modules in this colour.
+QR_SCALE = 8
+QR_DARK = (0x16, 0x26, 0x3E)
+_QR_PALETTE_INDEX = bytes.maketrans(b"\x00\x01", b"\x01\x00")  # segno's 1 (dark) to palette entry 0
+
+
+def _qr_image(url: str) -> Any:
+    """The QR code of `url` as a two-colour palette image, the pixels segno's PNG of it would decode to.
+
+    Made straight from segno's module matrix: writing a PNG only for fpdf2 to decode it again costs
+    more than drawing the code."""
     import segno
+    from PIL import Image
 
-    buf = io.BytesIO()
-    segno.make(url, error="m", micro=False).save(buf, kind="png", scale=8, border=0, dark="#16263e")
-    buf.seek(0)
-    return buf
+    matrix = segno.make(url, error="m", micro=False).matrix
+    modules = len(matrix)
+    image = Image.frombytes("P", (modules, modules), b"".join(matrix).translate(_QR_PALETTE_INDEX))
+    image.putpalette(bytes((*QR_DARK, 255, 255, 255)))
+    return image.resize((modules * QR_SCALE, modules * QR_SCALE), Image.Resampling.NEAREST)
 
 
 def _transcript_pages(pdf: FPDF, doc: CertificateDocument, palette: _Palette = DEFAULT_PALETTE) -> None:
-    from fpdf.fonts import FontFace as Style
-
     pdf.set_auto_page_break(True, margin=PAGE_MARGIN + 2)
     _prepare(pdf, "")
     pdf.add_page()
@@ -1346,79 +1724,141 @@ def _transcript_pages(pdf: FPDF, doc: CertificateDocument, palette: _Palette = D
     width = pdf.w - 2 * PAGE_MARGIN
     pdf.set_font(FAMILY, "B", 16)
     pdf.set_text_color(*palette.heading)
-    pdf.cell(0, 8, "Transcript", new_x="LMARGIN", new_y="NEXT")
+    _multi_cell(pdf, 0, 8, "Transcript")
     pdf.set_text_color(*INK)
     pdf.set_font(FAMILY, "B", 11)
-    _prepare(pdf, doc.display_name, ltr=True)
-    pdf.multi_cell(width, 5.5, doc.display_name, align="L", new_x="LMARGIN", new_y="NEXT")
+    _multi_cell(pdf, width, 5.5, doc.display_name, ltr=True)
     pdf.set_font(FAMILY, "", 9.5)
-    _prepare(pdf, doc.activity_title)
-    pdf.multi_cell(width, 4.6, doc.activity_title, align="L", new_x="LMARGIN", new_y="NEXT")
+    _multi_cell(pdf, width, 4.6, doc.activity_title)
     pdf.set_text_color(*MUTED)
     about = (
         f"{doc.provider_name} · {FORMAT_WORDS[doc.activity_format].capitalize()} · {doc.location} · "
         f"{format_dates(doc.starts_on, doc.ends_on)}"
     )
-    _prepare(pdf, about, ltr=True)
-    pdf.multi_cell(width, 4.6, about, align="L", new_x="LMARGIN", new_y="NEXT")
+    _multi_cell(pdf, width, 4.6, about, ltr=True)
     codes = _ordered(doc.printed_credits)
     claimed = "; ".join(credit_label(c, doc.printed_credits[c]) for c in codes) or "none"
     pdf.ln(1.5)
     pdf.set_font(FAMILY, "", 8)
-    _prepare(pdf, "")
-    pdf.multi_cell(
-        width, 4,
+    _multi_cell(
+        pdf, width, 4,
         f"Credit claimed on this certificate: {claimed}. Minutes are the learner's recorded attendance, "
         "breaks excluded.",
-        align="L", new_x="LMARGIN", new_y="NEXT",
     )  # fmt: skip
     pdf.ln(4)
 
     date_w, minutes_w = 26.0, 18.0
     credit_w = min(30.0, (width - date_w - minutes_w - 70.0) / max(len(codes), 1))
     col_widths = (date_w, width - date_w - minutes_w - credit_w * len(codes), minutes_w, *([credit_w] * len(codes)))
-    heading_pt = 8 if len(codes) <= 4 else 7
-    heading = Style(emphasis="BOLD", color=INK, fill_color=palette.fill, size_pt=heading_pt)
-    italic_heading = Style(emphasis="ITALICS", color=INK, fill_color=palette.fill, size_pt=heading_pt)
+    headings: list[Run] = [("Date", "B"), ("Session", "B"), ("Minutes", "B")]
+    for code in codes:
+        name = credit_name(code, Decimal(2))
+        headings.append((name[:1].upper() + name[1:], "I" if code == "AMA_PRA_1" else "B"))
+    rows: list[tuple[float, list[Run]]] = [(8 if len(codes) <= 4 else 7, headings)]
+    total_minutes = 0
+    totals = dict.fromkeys(codes, Decimal(0))
+    for line in sorted(doc.sessions, key=lambda s: s.day):  # stable: agenda order within a day
+        cells: list[Run] = [(line.day.isoformat(), ""), (line.title, ""), (str(line.minutes), "")]
+        total_minutes += line.minutes
+        for code in codes:
+            amount = line.credits.get(code)
+            cells.append((format_amount(amount) if amount is not None else "–", ""))
+            if amount is not None:
+                totals[code] += amount
+        rows.append((8.5, cells))
+    total: list[Run] = [("Total", "B"), ("", "B"), (str(total_minutes), "B")]
+    rows.append((8.5, total + [(format_amount(totals[code]), "B") for code in codes]))
     pdf.set_font(FAMILY, "", 8.5)
     pdf.set_text_color(*INK)
     pdf.set_draw_color(200, 200, 200)
     pdf.set_line_width(0.2)
-    total_minutes = 0
-    totals = dict.fromkeys(codes, Decimal(0))
-    # The table is laid out when the block ends, all cells with the shaping set now: shaped throughout
-    # if a session title needs it.
-    _prepare(pdf, "".join(line.title for line in doc.sessions))
-    with pdf.table(
-        col_widths=col_widths,
-        width=sum(col_widths),
-        text_align=("LEFT", "LEFT", "RIGHT", *["RIGHT"] * len(codes)),
-        line_height=4.4,
-        padding=(1.2, 1.5),
-        borders_layout="HORIZONTAL_LINES",
-        headings_style=heading,
-    ) as table:
-        head = table.row()
-        for text in ("Date", "Session", "Minutes"):
-            head.cell(text)
-        for code in codes:
-            name = credit_name(code, Decimal(2))
-            head.cell(name[:1].upper() + name[1:], style=italic_heading if code == "AMA_PRA_1" else None)
-        for line in sorted(doc.sessions, key=lambda s: s.day):  # stable: agenda order within a day
-            row = table.row()
-            row.cell(line.day.isoformat())
-            row.cell(line.title)
-            row.cell(str(line.minutes))
-            total_minutes += line.minutes
-            for code in codes:
-                amount = line.credits.get(code)
-                row.cell(format_amount(amount) if amount is not None else "–")
-                if amount is not None:
-                    totals[code] += amount
-        bold = Style(emphasis="BOLD")
-        row = table.row()
-        row.cell("Total", style=bold)
-        row.cell("", style=bold)
-        row.cell(str(total_minutes), style=bold)
-        for code in codes:
-            row.cell(format_amount(totals[code]), style=bold)
+    _table(pdf, rows, col_widths, ("L", "L", "R", *["R"] * len(codes)), palette.fill)
+
+
+#: Transcript table cells: padding above and below, left and right of the text; line height (mm).
+_CELL_PAD_V, _CELL_PAD_H, _CELL_LINE = 1.2, 1.5, 4.4
+
+
+def _table(
+    pdf: FPDF,
+    rows: Sequence[tuple[float, Sequence[Run]]],
+    col_widths: Sequence[float],
+    aligns: Sequence[str],
+    fill: RGB,
+) -> None:
+    """The transcript table, centred on the page: `rows` of (size, cells), a cell being (text,
+    style), the first row the headings (on `fill`, repeated at the top of every page the table goes
+    on to), a rule between rows. Each cell's text is wrapped within its column and centred vertically
+    in its row, all laid out as fpdf2's `table` lays it out (HORIZONTAL_LINES borders, padding
+    (1.2, 1.5), line height 4.4 mm), in one pass: fpdf2's table lays every cell out twice through its
+    generic line breaking. Cells the primary faces cannot set alone are left to fpdf2's `multi_cell`."""
+    from fpdf.util import Padding
+
+    padding = Padding(_CELL_PAD_V, _CELL_PAD_H, _CELL_PAD_V, _CELL_PAD_H)
+    width = sum(col_widths)
+    widths = [w / sum(col_widths) * width for w in col_widths]  # fpdf2's arithmetic, to the last bit
+    left = (pdf.w - width) / 2
+    xs = [left]
+    for w in widths[:-1]:
+        xs.append(xs[-1] + w)
+
+    # Each row: its height, and each cell's lines (None: fpdf2 sets it) and height (0: empty).
+    laid: list[tuple[float, list[tuple[list[_Line] | None, float]]]] = []
+    for size, cells in rows:
+        out: list[tuple[list[_Line] | None, float]] = []
+        for (text, style), w, align in zip(cells, widths, aligns, strict=True):
+            lines: list[_Line] | None = None
+            if not text:
+                out.append((None, 0.0))
+                continue
+            if _laid_out_here(text):
+                lines = _wrap(pdf, [(text, style)], size, w - 2 * _CELL_PAD_H) or [_NO_LINE]
+                count = len(lines)
+            else:
+                pdf.set_font(FAMILY, style, size)
+                _prepare(pdf, text)
+                wrapped = pdf.multi_cell(
+                    w, _CELL_LINE, text, align=align, padding=padding, dry_run=True, output="LINES"
+                )
+                assert isinstance(wrapped, list)
+                count = len(wrapped)
+            out.append((lines, count * _CELL_LINE + 2 * _CELL_PAD_V))
+        laid.append((max(height for _, height in out) or _CELL_LINE, out))
+
+    def draw(index: int) -> None:
+        size, cells = rows[index]
+        height, cells_laid = laid[index]
+        y = pdf.y
+        if index == 0:
+            with pdf.local_context(fill_color=fill):
+                pdf.rect(left, y, width, height, style="F")
+        if index > 0:
+            pdf.line(left, y, left + width, y)
+        if index < len(rows) - 1:
+            pdf.line(left, y + height, left + width, y + height)
+        pdf.set_text_color(*INK)
+        for (text, style), (lines, cell_h), x, w, align in zip(cells, cells_laid, xs, widths, aligns, strict=True):
+            if not cell_h:
+                continue
+            top = y + (height - cell_h) / 2
+            if lines is None:
+                pdf.set_font(FAMILY, style, size)
+                _prepare(pdf, text)
+                pdf.set_xy(x, top)
+                pdf.multi_cell(w, _CELL_LINE, text, align=align, padding=padding, new_x="RIGHT", new_y="TOP")
+                continue
+            top += _CELL_PAD_V
+            for line in lines:
+                _put(pdf, line, x + _CELL_PAD_H, top, w - 2 * _CELL_PAD_H, _CELL_LINE, size, align, margin=0)
+                top += _CELL_LINE
+        pdf.set_xy(left, y + height)
+
+    if len(rows) > 1 and pdf.will_page_break(laid[0][0] + laid[1][0]):  # never the headings alone on a page
+        pdf._perform_page_break()
+    for index in range(len(rows)):
+        if pdf.will_page_break(laid[index][0]):
+            pdf._perform_page_break()
+            if index:
+                draw(0)
+        draw(index)
+    pdf.x = pdf.l_margin

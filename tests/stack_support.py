@@ -96,6 +96,32 @@ class Api:
         return dict(reply.json)
 
 
+def csp_directives(reply: Reply) -> dict[str, list[str]]:
+    """A response's Content-Security-Policy, directive name → sources."""
+    policy = reply.headers["Content-Security-Policy"]
+    directives = [part.strip().split() for part in policy.split(";") if part.strip()]
+    return {name: values for name, *values in directives}
+
+
+def stream_records(stream_arn: str) -> list[dict[str, Any]]:
+    """Every record of a table's stream so far (from its start), shard by shard, each tagged with its
+    `shardId`, as the stream's API returns them."""
+    from cme.adapters.aws import client
+
+    streams = client("dynamodbstreams")
+    shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+    records: list[dict[str, Any]] = []
+    for shard in shards:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records += [dict(r, shardId=shard["ShardId"]) for r in page["Records"]]
+            iterator = page.get("NextShardIterator") if page["Records"] else None
+    return records
+
+
 def new_activity_id() -> str:
     return f"act-{uuid.uuid4().hex[:10]}"
 

@@ -7,7 +7,6 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from cme import clock
 from cme.adapters import store
-from cme.domain.credit import eligible_types
 from cme.observability import logger
 from cme.service.counters import apply_batch
 
@@ -33,6 +32,10 @@ def _eligibility(records: list[dict[str, Any]]) -> Any:
         return store.get_activity(activity_id)
 
     def eligible(activity_id: str, badge_id: str) -> list[str]:
+        # The credit rules (and the models) only for attendance rows: a batch of door scans' presence
+        # records, the usual one, never imports them.
+        from cme.domain.credit import eligible_types
+
         found, attendee = activity(activity_id), professions.get(activity_id, {}).get(badge_id)
         return eligible_types(found, attendee.profession if attendee else "other") if found else []
 

@@ -3,7 +3,6 @@
 import io
 from typing import Any
 
-import segno
 from aws_lambda_powertools.event_handler import Response
 
 from cme import clock
@@ -80,6 +79,8 @@ def post_attendees(activity_id: str) -> Response:
 
 def _qr_svg(text: str) -> str:
     """A standalone SVG document of the QR code (with its namespace: a page parses it as SVG)."""
+    import segno  # only a new device's set-up link needs it: not in every cold start
+
     out = io.BytesIO()
     segno.make(text, error="m").save(
         out, kind="svg", scale=4, border=4, dark="#000", xmldecl=False, svgns=True, omitsize=True, nl=False

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from cme.adapters.aws import client
 from cme.config import settings
 from cme.consumers import typed_sqs_event_consumer
 from cme.service.access import send_learner_links
@@ -22,7 +23,9 @@ CONFIG = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 8
 
 @cache
 def _once() -> Any:
-    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
+    # The container's DynamoDB client: left to itself, Powertools makes a boto3 session of its own, which
+    # loads the SDK's endpoint and service data a second time in the first event.
+    persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table, boto3_client=client("dynamodb"))
     config = CONFIG
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)

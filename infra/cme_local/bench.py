@@ -12,7 +12,17 @@ time. Its figures are under the `certificates` key.
 stack whose pollers run by themselves (the stream → check-in consumer → presence record → stream → counts path),
 median and 95th percentile over 100 scans. Its figures are under the `dashboard_latency` key.
 
-`cme bench --only finalize` / `--only certificates` / `--only latency` runs one of them."""
+`coldstart` (cme_local.bench_coldstart): each function's cold start (a fresh process importing its handler and
+serving one representative event) over a fresh process that imports boto3 and makes one client call, against
+the targets. Its figures are under the `coldstart` key.
+
+`capacity` and `hot_keys` (cme_local.bench_capacity): DynamoDB write and read units per event kind and per
+attendee of the demo conference against the floor, S3/SES/SQS/EventBridge requests per certificate and the cost
+per attendee at list prices; the highest write rate on one partition key when 40,000 attendees' scans arrive
+within a minute. Their figures are under the `capacity` and `hot_keys` keys.
+
+`cme bench --only finalize` / `--only certificates` / `--only latency` / `--only coldstart` / `--only capacity` /
+`--only hot_keys` runs one of them."""
 
 from __future__ import annotations
 
@@ -32,6 +42,21 @@ OFFSET = "-05:00"
 
 def _at(moment: datetime) -> str:
     return moment.isoformat()
+
+
+def _roster(attendees: int) -> list[dict[str, Any]]:
+    """Physicians B00000, B00001, ... as roster rows."""
+    return [
+        {
+            "badge_id": f"B{i:05d}",
+            "given_name": "Test",
+            "family_name": f"Learner {i}",
+            "email": f"learner{i}@example.org",
+            "profession": "physician",
+            "degree": "MD",
+        }
+        for i in range(attendees)
+    ]
 
 
 def _plenary(attendees: int) -> dict[str, Any]:
@@ -95,20 +120,7 @@ def bench_finalize(attendees: int = 2000, repeats: int = 3, seed: int = 1) -> di
 
         activity = Activity.model_validate({**_plenary(attendees), "activity_id": "bench"})
         import_activity(activity)
-        store.put_attendees(
-            "bench",
-            [
-                Attendee(
-                    badge_id=f"B{i:05d}",
-                    given_name="Test",
-                    family_name=f"Learner {i}",
-                    email=f"learner{i}@example.org",
-                    profession="physician",
-                    degree="MD",
-                )
-                for i in range(attendees)
-            ],
-        )
+        store.put_attendees("bench", [Attendee.model_validate(row) for row in _roster(attendees)])
         stack.set_clock(datetime.fromisoformat(f"{DAY}T11:00:00{OFFSET}"))
         scans = []
         for i in range(attendees):
@@ -180,6 +192,24 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
+def _meeting_over_http(stack: Any, activity_id: str, attendees: int) -> None:
+    """The plenary and its roster through the organizer API (no sign-in link mails)."""
+    api, organizer = stack.api_url, stack.organizer_token
+    call("PUT", f"{api}/activities/{activity_id}", organizer, _plenary(attendees))
+    call("POST", f"{api}/activities/{activity_id}/attendees?send_links=false", organizer, _roster(attendees))
+
+
+def _latency_figures(benchmark: str, latencies: list[float], *, target_p95: float) -> dict[str, Any]:
+    return {
+        "benchmark": benchmark,
+        "samples": len(latencies),
+        "seconds_median": round(statistics.median(latencies), 3),
+        "seconds_p95": round(_percentile(latencies, 0.95), 3),
+        "seconds_max": round(max(latencies), 3),
+        "target_p95_seconds": target_p95,
+    }
+
+
 def bench_dashboard_latency(samples: int = 100) -> dict[str, Any]:
     """Scan accepted → count visible on the dashboard, through the HTTP API of a local stack whose
     pollers run by themselves (as under `cme local`): each scan is one new attendee at the door, and
@@ -190,19 +220,7 @@ def bench_dashboard_latency(samples: int = 100) -> dict[str, Any]:
     stack = LocalStack(now=start, background_pump=True).start()
     try:
         api, organizer, scanner = stack.api_url, stack.organizer_token, stack.scanner_token
-        call("PUT", f"{api}/activities/latency", organizer, _plenary(samples))
-        roster = [
-            {
-                "badge_id": f"B{i:05d}",
-                "given_name": "Test",
-                "family_name": f"Learner {i}",
-                "email": f"learner{i}@example.org",
-                "profession": "physician",
-                "degree": "MD",
-            }
-            for i in range(samples)
-        ]
-        call("POST", f"{api}/activities/latency/attendees?send_links=false", organizer, roster)
+        _meeting_over_http(stack, "latency", samples)
         stack.settle()
         latencies = []
         for i in range(samples):
@@ -216,14 +234,48 @@ def bench_dashboard_latency(samples: int = 100) -> dict[str, Any]:
                     break
                 time.sleep(0.02)
             latencies.append(time.perf_counter() - accepted)
-        return {
-            "benchmark": "scan accepted → dashboard count (local stack, HTTP)",
-            "samples": samples,
-            "seconds_median": round(statistics.median(latencies), 3),
-            "seconds_p95": round(_percentile(latencies, 0.95), 3),
-            "seconds_max": round(max(latencies), 3),
-            "target_p95_seconds": 2.0,
-        }
+        return _latency_figures("scan accepted → dashboard count (local stack, HTTP)", latencies, target_p95=2.0)
+    finally:
+        stack.stop()
+
+
+def bench_mail_latency(samples: int = 40) -> dict[str, Any]:
+    """Evaluation submitted (`POST /evaluations` answered 202) → the certificate mail accepted by SES,
+    on a local stack whose pollers run by themselves: the claim, the certificate (rendered, stored in
+    S3) and the mail, through the outbox, the bus and three queues. The local stack gives the
+    certificate queue no delivery delay; on AWS, `CertificateSettleSeconds` (default 30 s, a window in
+    which several claims settle into one version and one mail) comes on top."""
+    from cme_local.demo import answer_form
+    from cme_local.stack import LocalStack
+
+    start = datetime.fromisoformat(f"{DAY}T08:20:00{OFFSET}")
+    stack = LocalStack(now=start, background_pump=True).start()
+    try:
+        api, organizer, scanner = stack.api_url, stack.organizer_token, stack.scanner_token
+        _meeting_over_http(stack, "mail", samples)
+        entered = _at(start - timedelta(minutes=15))
+        scans = [
+            {"scan_id": f"m{i}", "badge_id": f"B{i:05d}", "room": "Hall-A", "scanned_at": entered}
+            for i in range(samples)
+        ]
+        call("POST", f"{api}/scans", scanner, {"activity_id": "mail", "scans": scans})
+        stack.set_clock(datetime.fromisoformat(f"{DAY}T11:00:00{OFFSET}"))  # both sessions over: finalized
+        stack.settle()
+        latencies = []
+        for i in range(samples):
+            link = call("GET", f"{api}/activities/mail/attendees/B{i:05d}/link", organizer)["url"]
+            token = link.rsplit("/l/", 1)[1]
+            form = call("GET", f"{api}/me/evaluation-form", token)
+            body = {"answers": answer_form(form.get("questions", []), {}), "attest": True}
+            seen = len(stack.sent_mail())
+            call("POST", f"{api}/evaluations", token, body)
+            submitted = time.perf_counter()
+            while not any("application/pdf" in m.get("raw", "") for m in stack.sent_mail(since=seen)):
+                time.sleep(0.02)
+            latencies.append(time.perf_counter() - submitted)
+        return _latency_figures(
+            "evaluation submitted → certificate mail in SES (local stack, HTTP)", latencies, target_p95=3.0
+        )
     finally:
         stack.stop()
 
@@ -236,7 +288,7 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
 
 def format_table(result: dict[str, Any]) -> str:
     """One row a figure; the finalize figures as they were, the other benchmarks' flattened with dots."""
-    nested = ("certificates", "dashboard_latency")
+    nested = ("certificates", "dashboard_latency", "mail_latency", "coldstart", "capacity", "hot_keys")
     rows = [(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in result.items() if k not in nested]
     for key in nested:
         if key in result:
@@ -245,7 +297,7 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-BENCHMARKS = ("finalize", "certificates", "latency")
+BENCHMARKS = ("finalize", "certificates", "latency", "coldstart", "capacity", "hot_keys")
 
 
 def main(
@@ -256,6 +308,9 @@ def main(
     rounds: int = 50,
     import_processes: int = 5,
     latency_samples: int = 100,
+    coldstart_processes: int = 7,
+    capacity_attendees: int = 300,
+    rush_attendees: int = 40_000,
 ) -> dict[str, Any]:
     if only is not None and only not in BENCHMARKS:
         raise ValueError(f"--only: one of {', '.join(BENCHMARKS)}")
@@ -264,13 +319,28 @@ def main(
         from cme_local.bench_certificates import bench_certificates
 
         certificates = bench_certificates(rounds=rounds, import_processes=import_processes)
+    coldstart = None
+    if only in (None, "coldstart"):  # fresh processes against a local AWS of its own: before the others' stacks
+        from cme_local.bench_coldstart import bench_coldstart
+
+        coldstart = bench_coldstart(processes=coldstart_processes)
     result: dict[str, Any] = {}
     if only in (None, "finalize"):
         result.update(bench_finalize(attendees=attendees, repeats=repeats))
     if only in (None, "latency"):
         result["dashboard_latency"] = bench_dashboard_latency(samples=latency_samples)
+        result["mail_latency"] = bench_mail_latency(samples=max(2, latency_samples * 2 // 5))
     if certificates is not None:
         result["certificates"] = certificates
+    if coldstart is not None:
+        result["coldstart"] = coldstart
+    if only in (None, "capacity", "hot_keys"):
+        from cme_local.bench_capacity import bench_capacity, bench_hot_keys
+
+        if only in (None, "capacity"):
+            result["capacity"] = bench_capacity(attendees=capacity_attendees)
+        if only in (None, "hot_keys"):
+            result["hot_keys"] = bench_hot_keys(attendees=rush_attendees)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(format_table(result))

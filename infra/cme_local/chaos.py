@@ -149,24 +149,25 @@ def _service_of(event_name: str) -> str:
 
 def _error_response(request: Any, service: str, code: str, status: int) -> AWSResponse:
     """The error as the service's protocol writes it, so botocore parses and retries it as it would."""
-    if service in ("s3", "sqs"):  # XML protocols (SQS answers JSON when asked in JSON)
-        if service == "sqs" and "json" in (request.headers.get("Content-Type") or b"").__str__().lower():
-            body = f'{{"__type": "{code}", "message": "injected"}}'.encode()
-            headers = {"x-amzn-query-error": f"{code};Sender", "Content-Type": "application/x-amz-json-1.0"}
-        else:
-            body = (
-                f"<ErrorResponse><Error><Code>{code}</Code><Message>injected</Message></Error></ErrorResponse>"
-            ).encode()
-            if service == "s3":
-                body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
-            headers = {"Content-Type": "text/xml"}
-    elif service == "sesv2" or service == "scheduler":  # REST-JSON
-        body = b'{"message": "injected"}'
+    content_type = request.headers.get("Content-Type") or ""
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode()
+    if service == "s3":  # REST-XML
+        body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>"
+        headers = {"Content-Type": "text/xml"}
+    elif service == "sqs" and "json" not in content_type:  # the query protocol (XML)
+        body = f"<ErrorResponse><Error><Code>{code}</Code><Message>injected</Message></Error></ErrorResponse>"
+        headers = {"Content-Type": "text/xml"}
+    elif service == "sqs":  # SQS's JSON protocol
+        body = f'{{"__type": "{code}", "message": "injected"}}'
+        headers = {"x-amzn-query-error": f"{code};Sender", "Content-Type": "application/x-amz-json-1.0"}
+    elif service in ("sesv2", "scheduler"):  # REST-JSON
+        body = '{"message": "injected"}'
         headers = {"x-amzn-ErrorType": code, "Content-Type": "application/json"}
     else:  # JSON 1.0/1.1 (DynamoDB, EventBridge)
-        body = f'{{"__type": "com.amazonaws#{code}", "message": "injected"}}'.encode()
+        body = f'{{"__type": "com.amazonaws#{code}", "message": "injected"}}'
         headers = {"Content-Type": "application/x-amz-json-1.0"}
-    return AWSResponse(request.url, status, headers, _Raw(body))
+    return AWSResponse(request.url, status, headers, _Raw(body.encode()))
 
 
 class _Raw:

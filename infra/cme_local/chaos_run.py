@@ -115,7 +115,7 @@ def verify(stack: Any, activity_id: str, log_text: str) -> dict[str, Any]:
     twice = sorted(f"{cid} v{v}" for (cid, v), n in mailed.items() if n > 1)
     unaccounted = {s: n for s, n in mail_states.items() if s not in ("sent", "unknown", "failed")}
     found = differences(dashboard(activity_id), recount(activity_id))
-    leaks = _personal_data_in(log_text, roster)
+    leaks = personal_data_in(log_text, roster)
     return {
         "attendees": len(roster),
         "finalized_sessions": len(finalized),
@@ -138,11 +138,13 @@ def _token(value: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])")
 
 
-def _personal_data_in(text: str, roster: list[Any]) -> list[str]:
-    """Which kinds of the roster's personal data appear in the log text (never the values)."""
+def personal_data_in(text: str, roster: list[Any]) -> list[str]:
+    """Which kinds of the roster's personal data (Attendee records) appear in the log text (never the
+    values themselves)."""
     found = set()
+    lowered = text.lower()
     for person in roster:
-        if person.email and person.email.lower() in text.lower():
+        if person.email and person.email.lower() in lowered:
             found.add("email")
         if person.npi and _token(person.npi).search(text):
             found.add("npi")

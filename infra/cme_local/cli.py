@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 
 def _now(value: str | None) -> datetime | None:
@@ -90,8 +91,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         import_processes=args.import_processes,
         latency_samples=args.latency_samples,
+        coldstart_processes=args.coldstart_processes,
+        capacity_attendees=args.capacity_attendees,
+        rush_attendees=args.rush_attendees,
     )
     return 0
+
+
+def _running_stack(state_dir: str) -> dict[str, Any] | None:
+    """What `cme local` wrote of the stack it runs (`local.json`: URLs and tokens), if it did."""
+    state = Path(state_dir) / "local.json"
+    return dict(json.loads(state.read_text())) if state.exists() else None
 
 
 def cmd_recount(args: argparse.Namespace) -> int:
@@ -102,11 +112,11 @@ def cmd_recount(args: argparse.Namespace) -> int:
 
     api, token = args.api, args.token
     if not (api and token):
-        state = Path(args.state_dir) / "local.json"
-        if not state.exists():
-            print(f"no --api/--token and no {state}: start `cme local` or give both", file=sys.stderr)
+        local = _running_stack(args.state_dir)
+        if local is None:
+            print(f"no --api/--token and no running local stack in {args.state_dir}: start `cme local` or give both",
+                  file=sys.stderr)  # fmt: skip
             return 2
-        local = json.loads(state.read_text())
         api, token = api or local["api_url"], token or local["organizer_token"]
     url = f"{api.rstrip('/')}/activities/{quote(args.activity_id, safe='')}/dashboard/recount"
     request = urllib.request.Request(  # noqa: S310 (the API's own URL)
@@ -182,9 +192,7 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 
     endpoint = args.endpoint_url
     if endpoint is None and not args.aws:
-        state = Path(args.state_dir) / "local.json"
-        if state.exists():
-            endpoint = json.loads(state.read_text()).get("aws_endpoint_url")
+        endpoint = (_running_stack(args.state_dir) or {}).get("aws_endpoint_url")
     session = boto3.session.Session()
 
     def clients(service: str) -> object:
@@ -217,10 +225,20 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
     bench = sub.add_parser(
         "bench",
-        help="benchmarks: finalizing a plenary, rendering certificates (fpdf2 vs reportlab), scan-to-dashboard latency",
+        help="benchmarks: finalizing a plenary, rendering certificates (fpdf2 vs reportlab), scan-to-dashboard latency,"
+        " cold starts, capacity units and cost per attendee, hot keys",
     )
     bench.add_argument(
-        "--only", choices=["finalize", "certificates", "latency"], help="run one benchmark (default: all)"
+        "--only",
+        choices=["finalize", "certificates", "latency", "coldstart", "capacity", "hot_keys"],
+        help="run one benchmark (default: all)",
+    )
+    bench.add_argument("--capacity-attendees", type=int, default=300, help="capacity: attendees of the demo conference")
+    bench.add_argument(
+        "--rush-attendees", type=int, default=40_000, help="hot_keys: attendees whose scans arrive at once"
+    )
+    bench.add_argument(
+        "--coldstart-processes", type=int, default=7, help="coldstart: fresh processes per function (median)"
     )
     bench.add_argument("--latency-samples", type=int, default=100, help="latency: scans timed to the dashboard")
     bench.add_argument("--attendees", type=int, default=2000, help="finalize: attendees of the plenary")

@@ -285,6 +285,14 @@ class _Demo:
         answer = self.organizer.post("/_local/settle", {}, timeout=900) or {}
         return int(answer.get("delivered", 0))
 
+    def _function_seconds(self) -> dict[str, float]:
+        """Time spent inside each function, busiest first (where a run's time goes)."""
+        try:
+            busy = (self.organizer.get("/_local/status") or {}).get("busy_seconds") or {}
+        except ApiError:
+            return {}
+        return {k: v for k, v in sorted(busy.items(), key=lambda kv: -kv[1]) if v}
+
     def _error(self, where: str, error: ApiError) -> None:
         code = error.code or (str(error.status) if error.status else "no answer")
         self.errors.append(f"{where}: {error.status} {code}")
@@ -464,6 +472,7 @@ class _Demo:
             "link_mails": len(links),
             "dashboard": dashboard.get("totals", {}),
             "dashboard_equals_recount": bool(recount.get("consistent")),
+            "function_seconds": self._function_seconds(),
             "errors": len(self.errors),
             "error_samples": self.errors[:20],
         }

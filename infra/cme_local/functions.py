@@ -47,6 +47,7 @@ class FunctionHost:
         shared = threading.Lock()
         self._locks = {name: shared if name in http_functions else threading.Lock() for name in specs}
         self.invocations: dict[str, int] = dict.fromkeys(specs, 0)
+        self.busy_seconds: dict[str, float] = dict.fromkeys(specs, 0.0)  # time spent inside each function
         self.chaos: Any = None  # a chaos.FaultInjector when faults are switched on
         self.duplicate_deliveries = False  # the pollers deliver every message and stream batch twice
 
@@ -70,18 +71,26 @@ class FunctionHost:
         with self._locks[logical_id]:
             handler = getattr(self._module(logical_id), spec.handler.rsplit(".", 1)[1])
             self.invocations[logical_id] += 1
-            context = LambdaContext(
-                function_name=f"cme-local-{spec.folder}", memory_limit_in_mb=spec.memory, timeout_seconds=spec.timeout
-            )
-            if self.chaos is None:
-                return handler(event, context)
-            from cme_local.chaos import IN_FUNCTION
-
-            token = IN_FUNCTION.set(logical_id)
+            started = time.perf_counter()
             try:
-                self.chaos.before_invoke(logical_id)
-                result = handler(event, context)
-                self.chaos.after_invoke(logical_id)
-                return result
+                return self._run(logical_id, handler, event)
             finally:
-                IN_FUNCTION.reset(token)
+                self.busy_seconds[logical_id] += time.perf_counter() - started
+
+    def _run(self, logical_id: str, handler: Any, event: dict[str, Any]) -> Any:
+        spec = self.specs[logical_id]
+        context = LambdaContext(
+            function_name=f"cme-local-{spec.folder}", memory_limit_in_mb=spec.memory, timeout_seconds=spec.timeout
+        )
+        if self.chaos is None:
+            return handler(event, context)
+        from cme_local.chaos import IN_FUNCTION
+
+        token = IN_FUNCTION.set(logical_id)
+        try:
+            self.chaos.before_invoke(logical_id)
+            result = handler(event, context)
+            self.chaos.after_invoke(logical_id)
+            return result
+        finally:
+            IN_FUNCTION.reset(token)

@@ -223,6 +223,7 @@ class LocalStack:
         return {
             "api_url": self.api_url,
             "invocations": self.host.invocations,
+            "busy_seconds": {k: round(v, 2) for k, v in self.host.busy_seconds.items()},
             "queues": {q.mapping.function: {"delivered": q.delivered, "failed": q.failed} for q in self.pump.queues},
             "streams": {
                 s.mapping.function: {"delivered": s.delivered, "discarded": s.discarded} for s in self.pump.streams

@@ -9,10 +9,13 @@ import json
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from pydantic import BaseModel, ValidationError
+
+# pydantic's ValidationError is pydantic_core's: a function that validates no model (the public one) does
+# not import pydantic itself.
+from pydantic_core import ValidationError
 
 from cme.errors import ApiError, BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from cme.observability import logger
@@ -22,7 +25,10 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_JSON_DEPTH = 32
 #: The domain's `Id` (cme.domain.models): what an activity, session, badge, device or certificate id can be.
 ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:

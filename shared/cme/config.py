@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
-from pydantic import BaseModel
 
+@dataclass
+class Settings:
+    """A dataclass, not a pydantic model: the functions that never validate a request or read an agenda
+    (the outbox, mail events) do not import pydantic for their settings."""
 
-class Settings(BaseModel):
     table_name: str = "cme"
     idempotency_table: str = "cme-idempotency"
     event_bus_name: str = "cme"
@@ -40,6 +43,9 @@ class Settings(BaseModel):
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    fields = Settings.model_fields
-    values = {name: os.environ[name.upper()] for name in fields if name.upper() in os.environ}
-    return Settings.model_validate(values)
+    values: dict[str, object] = {}
+    for field in fields(Settings):
+        raw = os.environ.get(field.name.upper())
+        if raw is not None:
+            values[field.name] = int(raw) if isinstance(field.default, int) else raw  # the counts and durations
+    return Settings(**values)  # type: ignore[arg-type]

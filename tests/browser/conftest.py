@@ -19,27 +19,11 @@ from typing import Any, NoReturn
 
 import pytest
 
+from browser_support import LAUNCH_ARGS, PHONE
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "out" / "test-artifacts" / "browser"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
-# Headless, and off the network except for the pages the tests open (see shared/docs/pitfalls.md, "Browser").
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "en-US",
-}
 LAPTOP = {"viewport": {"width": 1280, "height": 800}, "locale": "en-US"}
 BLOCKING_IMPACTS = ("serious", "critical")
 TIMEOUT_MS = 15_000

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from browser_support import LAUNCH_ARGS, PHONE
 from builders import at, roster_rows, worked_example_activity
 from stack_support import Api, http, new_activity_id
 
@@ -29,25 +30,6 @@ pytestmark = pytest.mark.browser
 
 DOORS_OPEN = datetime.fromisoformat(at("08:03"))
 TABLET = {"viewport": {"width": 768, "height": 1024}, "has_touch": True, "locale": "en-US"}
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "en-US",
-}
-# The browser fixture's flags (headless, off the network: shared/docs/pitfalls.md), for the browsers these tests
-# launch themselves: one with a fake camera, one with a profile of its own.
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FAKE_CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 

@@ -108,20 +108,9 @@ class DynamoDBLocal:
 
     def stream_records(self) -> list[dict[str, Any]]:
         """Every record of the table's stream so far, shard by shard, each tagged with its `shardId`."""
-        from cme.adapters.aws import client
+        from stack_support import stream_records
 
-        streams = client("dynamodbstreams")
-        shards = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
-        records: list[dict[str, Any]] = []
-        for shard in shards:
-            iterator = streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-            while iterator:
-                page = streams.get_records(ShardIterator=iterator, Limit=1000)
-                records += [dict(r, shardId=shard["ShardId"]) for r in page["Records"]]
-                iterator = page.get("NextShardIterator") if page["Records"] else None
-        return records
+        return stream_records(self.stream_arn)
 
     def changes_of(self, activity_id: str) -> list[dict[str, Any]]:
         """The stream records of one activity's items, as the table's consumers see them (plain Python

@@ -4,7 +4,6 @@ INFO and searched: no email address, birth date, board id or NPI of the test ros
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -14,25 +13,12 @@ from builders import roster_rows
 _captured: list[int] = []
 
 
-def _token(value: str) -> re.Pattern[str]:
-    """`value` as a whole token (a board id "123456" is not the start of an account number)."""
-    return re.compile(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])")
-
-
 def personal_data_in(text: str) -> list[str]:
-    """The kinds of the roster's personal data present in `text` (never the values themselves)."""
-    found = set()
-    lowered = text.lower()
-    for row in roster_rows():
-        if row["email"].lower() in lowered:
-            found.add("email")
-        if row.get("npi") and _token(row["npi"]).search(text):
-            found.add("npi")
-        if row.get("birth_mmdd") and f'"{row["birth_mmdd"]}"' in text:
-            found.add("birth date")
-        if any(_token(board_id).search(text) for board_id in (row.get("board_ids") or {}).values()):
-            found.add("board id")
-    return sorted(found)
+    """The kinds of the test roster's personal data present in `text` (the chaos run's search)."""
+    from cme.domain.models import Attendee
+    from cme_local.chaos_run import personal_data_in as search
+
+    return search(text, [Attendee.model_validate(row) for row in roster_rows()])
 
 
 @pytest.fixture(autouse=True)

@@ -19,3 +19,11 @@ def test_percentile_picks_the_nearest_rank() -> None:
     assert bench._percentile(values, 0.95) == 95.0
     assert bench._percentile([3.0], 0.95) == 3.0
     assert bench._percentile([1.0, 2.0], 0.5) == 1.0
+
+
+def test_mail_latency_benchmark_times_each_evaluation_until_its_mail_is_in_ses() -> None:
+    result = bench.bench_mail_latency(samples=3)
+    assert result["samples"] == 3
+    assert 0 < result["seconds_median"] <= result["seconds_p95"] <= result["seconds_max"]
+    assert result["target_p95_seconds"] == 3.0
+    assert "mail_latency.seconds_p95" in bench.format_table({"mail_latency": result})

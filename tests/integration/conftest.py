@@ -77,3 +77,16 @@ class Handlers:
 @pytest.fixture
 def handlers(stack) -> Handlers:  # type: ignore[no-untyped-def]
     return Handlers(stack)
+
+
+@pytest.fixture
+def imported(api, stack, activity_id):  # type: ignore[no-untyped-def]
+    """The worked example's agenda and roster, the stack's clock at 07:00 on its first day."""
+    from datetime import datetime
+
+    from builders import at, roster_rows, worked_example_activity
+
+    stack.set_clock(datetime.fromisoformat(at("07:00")))
+    assert api.put_activity(activity_id, worked_example_activity()).status == 201
+    assert api.post_roster(activity_id, roster_rows()).status == 200
+    return activity_id

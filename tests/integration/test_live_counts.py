@@ -38,22 +38,13 @@ def _evaluate(handlers: Any, activity_id: str, badge_id: str, **claims: Any) -> 
 
 def _stream_events(stack: Any) -> list[dict[str, Any]]:
     """Every record of the table's stream so far, as the counting function's mapping delivers them."""
-    from cme.adapters.aws import client
     from cme_local.pump import _stream_record
+    from stack_support import stream_records
 
     (mapping,) = (m for m in stack.wiring.streams if m.function == "CountChangesFunction")
-    streams = client("dynamodbstreams")
-    shards = streams.describe_stream(StreamArn=mapping.stream_arn)["StreamDescription"]["Shards"]
-    records: list[dict[str, Any]] = []
-    for shard in shards:
-        iterator = streams.get_shard_iterator(
-            StreamArn=mapping.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            records += [dict(_stream_record(r, mapping.stream_arn), shardId=shard["ShardId"]) for r in page["Records"]]
-            iterator = page.get("NextShardIterator") if page["Records"] else None
-    return records
+    return [
+        dict(_stream_record(r, mapping.stream_arn), shardId=r["shardId"]) for r in stream_records(mapping.stream_arn)
+    ]
 
 
 @pytest.fixture

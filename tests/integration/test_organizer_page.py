@@ -5,28 +5,13 @@ cached, no Referer), the same-origin script and stylesheet, and Cognito's callba
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 import pytest
 
-from builders import at, roster_rows, worked_example_activity
-from stack_support import http
+from builders import roster_rows, worked_example_activity
+from stack_support import csp_directives, http
 
 SHELLS = ["/organizer/", "/organizer/activities/{activity_id}", "/organizer/callback?code=abc&state=xyz"]
-
-
-def _csp(reply) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
-    policy = reply.headers["Content-Security-Policy"]
-    directives = [part.strip().split() for part in policy.split(";") if part.strip()]
-    return {name: values for name, *values in directives}
-
-
-@pytest.fixture
-def imported(api, stack, activity_id):  # type: ignore[no-untyped-def]
-    stack.set_clock(datetime.fromisoformat(at("07:00")))
-    assert api.put_activity(activity_id, worked_example_activity()).status == 201
-    assert api.post_roster(activity_id, roster_rows()).status == 200
-    return activity_id
 
 
 @pytest.mark.parametrize("path", SHELLS)
@@ -37,7 +22,7 @@ def test_shells_are_html_with_strict_headers(stack, imported, path):  # type: ig
     assert reply.headers["Cache-Control"] == "no-store"
     assert reply.headers["Referrer-Policy"] == "no-referrer"
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
-    csp = _csp(reply)
+    csp = csp_directives(reply)
     assert csp["default-src"] == ["'none'"]
     assert csp["script-src"] == ["'self'"]  # no 'unsafe-inline', no nonce, no other origin
     assert csp["style-src"] == ["'self'"]

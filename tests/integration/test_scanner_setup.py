@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from builders import at, roster_rows, worked_example_activity
-from stack_support import http
+from stack_support import csp_directives, http
 
 ASSETS = {
     "/scanner/app.js": "text/javascript; charset=utf-8",
@@ -27,20 +27,6 @@ ASSETS = {
     "/scanner-sw.js": "text/javascript; charset=utf-8",
 }
 PERSONAL_FIELDS = ("email", "birth_mmdd", "board_ids", "npi", "nabp_eprofile_id", "profession", "degree")
-
-
-def _csp(reply) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
-    policy = reply.headers["Content-Security-Policy"]
-    directives = [part.strip().split() for part in policy.split(";") if part.strip()]
-    return {name: values for name, *values in directives}
-
-
-@pytest.fixture
-def imported(api, stack, activity_id):  # type: ignore[no-untyped-def]
-    stack.set_clock(datetime.fromisoformat(at("07:00")))
-    assert api.put_activity(activity_id, worked_example_activity()).status == 201
-    assert api.post_roster(activity_id, roster_rows()).status == 200
-    return activity_id
 
 
 def _device(stack, activity_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -186,7 +172,7 @@ def test_the_shell_is_html_with_strict_headers_and_no_inline_script(stack):  # t
     assert reply.headers["Referrer-Policy"] == "no-referrer"
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
     assert "camera=(self)" in reply.headers["Permissions-Policy"]
-    csp = _csp(reply)
+    csp = csp_directives(reply)
     assert csp["default-src"] == ["'none'"]
     assert csp["script-src"] == ["'self'"] and csp["style-src"] == ["'self'"]
     assert csp["connect-src"] == ["'self'"] and csp["worker-src"] == ["'self'"] and csp["manifest-src"] == ["'self'"]
@@ -229,7 +215,7 @@ def test_the_worker_is_served_at_the_root_with_the_versioned_shell(stack):  # ty
     """A worker's scope can be no wider than its directory: at /scanner-sw.js it may take /scanner itself."""
     reply = http("GET", f"{stack.api_url}/scanner-sw.js")
     assert reply.headers["Content-Type"] == "text/javascript; charset=utf-8"
-    assert _csp(reply) == {"default-src": ["'none'"], "connect-src": ["'self'"]}
+    assert csp_directives(reply) == {"default-src": ["'none'"], "connect-src": ["'self'"]}
     script = reply.body.decode()
     assert "__SHELL_" not in script
     assert re.search(r'var VERSION = "[0-9a-f]{16}";', script)

@@ -1,6 +1,8 @@
 """boto3 clients and resources, created lazily once per container (endpoints come from AWS_ENDPOINT_URL).
 
-Clients are thread-safe and shared; resources are not, so each thread gets its own."""
+Clients are thread-safe and shared; resources are not, so each thread gets its own, built on the one
+client of its service (a thread's first read costs no client of its own: a cold start that overlaps its
+reads does not make a client per thread)."""
 
 from __future__ import annotations
 
@@ -38,10 +40,24 @@ def client(service: str) -> Any:
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
+_first: dict[str, Any] = {}
+_first_lock = threading.Lock()
+
+
+def _first_resource(service: str) -> Any:
+    """The container's first resource of a service: its class and its client serve every thread's own.
+    Made under a lock: the threads of a cold start's first overlapped reads wait for it, not make more."""
+    with _first_lock:
+        if service not in _first:
+            _first[service] = boto3.resource(service, config=_CONFIG)  # type: ignore[call-overload]
+        return _first[service]
+
+
 def resource(service: str) -> Any:
     resources = _cached("resources")
     if service not in resources:
-        resources[service] = boto3.resource(service, config=_CONFIG)  # type: ignore[call-overload]
+        first = _first_resource(service)
+        resources[service] = type(first)(client=first.meta.client)
     return resources[service]
 
 
@@ -56,4 +72,6 @@ def reset() -> None:
     """Forget every client (the local stack calls this after it points the SDK at a new endpoint)."""
     global _generation
     client.cache_clear()
+    with _first_lock:
+        _first.clear()
     _generation += 1

@@ -28,7 +28,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
@@ -37,7 +37,11 @@ from botocore.exceptions import ClientError
 from cme.adapters.aws import client, resource, table
 from cme.concurrency import map_io
 from cme.config import settings
-from cme.domain.models import Activity, Attendee, DoorScan, SessionAttendance
+
+if TYPE_CHECKING:
+    # Imported where records become models: a function that only reads certificates, mail states or
+    # counts (verification, mail events) never builds the pydantic models.
+    from cme.domain.models import Activity, Attendee, DoorScan, SessionAttendance
 
 SHARDS = 8
 
@@ -136,6 +140,8 @@ def _batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
 
 
 def get_activity(activity_id: str) -> Activity | None:
+    from cme.domain.models import Activity
+
     item = _table().get_item(Key={"PK": activity_pk(activity_id), "SK": "ACTIVITY"}).get("Item")
     return Activity.model_validate_json(item["doc"]) if item else None
 
@@ -153,6 +159,8 @@ def put_activity(activity: Activity, *, updated_at: str) -> None:
 
 def activity_and_states(activity_id: str) -> tuple[Activity | None, dict[str, dict[str, Any]]]:
     """The agenda and every session's state in one query (they share the activity's partition)."""
+    from cme.domain.models import Activity
+
     activity = None
     states: dict[str, dict[str, Any]] = {}
     for item in _query_all(KeyConditionExpression=Key("PK").eq(activity_pk(activity_id)), ConsistentRead=True):
@@ -313,6 +321,8 @@ def badges_for_email(activity_id: str, key: str) -> list[str]:
 
 
 def _attendee(item: dict[str, Any]) -> Attendee:
+    from cme.domain.models import Attendee
+
     fields = Attendee.model_fields
     return Attendee.model_validate({k: v for k, v in item.items() if k in fields})
 
@@ -414,6 +424,8 @@ def attendee_items(activity_id: str, badge_id: str, *, with_scans: bool = False)
 
 
 def scan_from_item(item: dict[str, Any]) -> DoorScan:
+    from cme.domain.models import DoorScan
+
     return DoorScan(scan_id=item["scan_id"], room=item["room"], at=int(item["at"]), direction=item["direction"])
 
 
@@ -451,6 +463,8 @@ def put_attendance_if_newer(activity_id: str, badge_id: str, attendance: Session
 
 
 def _attendance(item: dict[str, Any]) -> SessionAttendance:
+    from cme.domain.models import SessionAttendance
+
     fields = SessionAttendance.model_fields
     return SessionAttendance.model_validate({k: v for k, v in item.items() if k in fields})
 
@@ -837,6 +851,17 @@ def _mark(sequence: int | Decimal) -> str:
     return f"{int(sequence):040d}"
 
 
+def _additions(deltas: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The `ADD` clause for `deltas` (count attributes' names may hold any character) with its names
+    and values."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for index, (attr, amount) in enumerate(sorted(deltas.items())):
+        names[f"#a{index}"] = attr
+        values[f":v{index}"] = amount
+    return ", ".join(f"#a{i} :v{i}" for i in range(len(names))), names, values
+
+
 def add_counts(
     activity_id: str,
     key: str,
@@ -848,20 +873,16 @@ def add_counts(
 ) -> bool:
     """Add `deltas` to one count item and move its stream mark to `last`: only if the mark is still
     below `first` (the item has taken in none of these records), or, when retrying, exactly `expect`."""
-    names: dict[str, str] = {"#seq": "seq"}
-    values: dict[str, Any] = {":last": _mark(last), ":act": activity_id}
-    adds = []
-    for index, (attr, amount) in enumerate(sorted(deltas.items())):
-        names[f"#a{index}"] = attr
-        values[f":v{index}"] = amount
-        adds.append(f"#a{index} :v{index}")
+    adds, names, values = _additions(deltas)
+    names["#seq"] = "seq"
+    values.update({":last": _mark(last), ":act": activity_id})
     if expect is None:
         condition = "attribute_not_exists(#seq) OR #seq < :first"
         values[":first"] = _mark(first)
     else:
         condition = "#seq = :mark"
         values[":mark"] = _mark(expect)
-    expression = "SET #seq = :last, activity_id = :act" + (" ADD " + ", ".join(adds) if adds else "")
+    expression = "SET #seq = :last, activity_id = :act" + (f" ADD {adds}" if adds else "")
     return _write_if(
         _table().update_item,
         Key={"PK": _count_pk(activity_id), "SK": key},
@@ -899,14 +920,10 @@ def correct_counts(activity_id: str, key: str, deltas: Mapping[str, Any]) -> Non
     """Add a recount's corrections to a count item of their own (no stream mark: not a stream batch)."""
     if not deltas:
         return
-    names, values, adds = {}, {}, []
-    for index, (attr, amount) in enumerate(sorted(deltas.items())):
-        names[f"#a{index}"] = attr
-        values[f":v{index}"] = amount
-        adds.append(f"#a{index} :v{index}")
+    adds, names, values = _additions(deltas)
     _table().update_item(
         Key={"PK": _count_pk(activity_id), "SK": key},
-        UpdateExpression="SET activity_id = :act ADD " + ", ".join(adds),
+        UpdateExpression=f"SET activity_id = :act ADD {adds}",
         ExpressionAttributeNames=names,
         ExpressionAttributeValues={**values, ":act": activity_id},
     )

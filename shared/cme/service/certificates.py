@@ -12,8 +12,6 @@ from cme.adapters import blobs, store
 from cme.auth import certificate_id
 from cme.config import settings
 from cme.observability import logger
-from cme.service.branding import images_for_certificate as branding_images
-from cme.service.learners import load_learner
 
 #: Credit reported elsewhere than on a certificate (ACPE goes to NABP CPE Monitor).
 NOT_ON_CERTIFICATE = ("ACPE",)
@@ -48,6 +46,9 @@ def issue_certificate(activity_id: str, badge_id: str, version: int) -> dict[str
     }
     if not credits:
         return {"issued": False, "reason": "nothing_to_certify"}
+    # The learner's record (the credit rules and models) only here: verification and downloads never need it.
+    from cme.service.learners import load_learner
+
     record = load_learner(activity_id, badge_id)
     issued_at = datetime.fromisoformat(claim["claimed_at"])
     kind = certificate_kind(record.attendee.profession, credits)
@@ -111,6 +112,8 @@ def render_pdf(
             )
         )
     participation = credits.get("PARTICIPATION")
+    from cme.service.branding import images_for_certificate as branding_images
+
     images = branding_images(activity.activity_id)
     document = CertificateDocument(
         certificate_id=cid,

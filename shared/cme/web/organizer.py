@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
-
-from cme.web.pages import ENV
+from cme.web.pages import env
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -26,8 +25,10 @@ ASSETS = {
 View = Literal["home", "activity", "callback"]
 
 
-class SignIn(BaseModel):
-    """Cognito's hosted UI for organizers; the template sets these only when it has one (HasHostedUi)."""
+@dataclass
+class SignIn:
+    """Cognito's hosted UI for organizers; the template sets these only when it has one (HasHostedUi).
+    A dataclass: the public function, which serves this page, never imports pydantic."""
 
     #: https://<prefix>.auth.<region>.amazoncognito.com
     url: str = ""
@@ -74,7 +75,8 @@ def page_headers(config: SignIn) -> dict[str, str]:
 def shell(view: View, activity_id: str = "") -> str:
     """One of the page's three shells: the same document, told by `data-view` what the script should do."""
     config = sign_in()
-    return ENV.get_template("organizer.html").render(
+    template = env().get_template("organizer.html")
+    return template.render(
         view=view,
         activity_id=activity_id,
         sign_in=config if config.enabled else None,

@@ -6,22 +6,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
-from cme.certificates.render import credit_label, credit_name, format_dates
-from cme.domain.credit import format_credit
 
-ENV = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+@cache
+def env() -> Environment:
+    """The pages' templates, loaded on the first page: a function that answers JSON (`GET /me`, a
+    verification asked as JSON) never imports jinja2."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
 
 #: Sent with every learner page: no token in a Referer, nothing cached, nothing framed or scripted.
 HEADERS = {
@@ -39,10 +46,13 @@ HEADERS = {
 def render(name: str, **context: Any) -> str:
     context.setdefault("refresh", None)
     context.setdefault("brand", None)
-    return ENV.get_template(name).render(**context)
+    return env().get_template(name).render(**context)
 
 
 def _amount(value: Any) -> str:
+    # Imported here: the organizer's and the scanner's shells (the public function) never show credit.
+    from cme.domain.credit import format_credit
+
     return format_credit(Decimal(str(value)))
 
 
@@ -138,6 +148,9 @@ _MAIL_STATES = {
 
 def home_page(view: Mapping[str, Any], *, flash: str | None = None) -> str:
     """The credit page, from `GET /me`'s body; times in the activity's time zone."""
+    # The certificate's wording, imported with the first page (the JSON routes never need it).
+    from cme.certificates.render import credit_label, credit_name, format_dates
+
     zone = ZoneInfo(view["activity"]["timezone"])
     types = view["attendee"]["credit_types"]
     scope = view["activity"]["evaluation_scope"]
@@ -238,6 +251,8 @@ def evaluation_page(
     values: Mapping[str, str] | None = None,
     errors: list[dict[str, str]] | None = None,
 ) -> str:
+    from cme.certificates.render import credit_name
+
     questions = [dict(q, choices=_choices(q)) for q in form["questions"]]
     claims = [
         {
@@ -300,6 +315,8 @@ _VERIFY_STATUS = {
 
 def verify_page(result: Mapping[str, Any]) -> str:
     """The public verification page: what the certificate says and whether it still stands."""
+    from cme.certificates.render import credit_label, format_dates
+
     starts, _, ends = str(result["dates"]).partition("/")
     tone, status_text = _VERIFY_STATUS[str(result["status"])]
     issued = datetime.fromisoformat(str(result["issued_at"]))

@@ -10,7 +10,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from cme.web.pages import ENV
+from cme.web.pages import env
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -52,7 +52,7 @@ PAGE_HEADERS = {
 @cache
 def shell() -> str:
     """The page: the same document for every device (the token lives in the device, never in the page)."""
-    return ENV.get_template("scanner.html").render()
+    return env().get_template("scanner.html").render()
 
 
 @cache

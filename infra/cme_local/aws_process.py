@@ -1,7 +1,7 @@
 """The local AWS: moto's server in a process of its own (its work runs on another core than the
-functions'), with the local stack's speed-ups applied and one extra read-only route,
-`GET /_cme/sent-mail`, listing the raw messages SES accepted. Prints its port, then serves until
-killed. Run as `python -m cme_local.aws_process [--port N]`."""
+functions'), with the local stack's speed-ups applied and two extra read-only routes: `GET
+/_cme/sent-mail`, the raw messages SES accepted, and `GET /_cme/pending`, what the local pollers would
+find. Prints its port, then serves until killed. Run as `python -m cme_local.aws_process [--port N]`."""
 
 from __future__ import annotations
 
@@ -36,12 +36,37 @@ def sent_mail(since: int = 0) -> list[dict[str, Any]]:
     return messages
 
 
+def pending() -> dict[str, Any]:
+    """What the local pollers would find: each queue's visible messages (by queue name) and how many
+    mails SES has accepted. One look instead of an empty receive per queue and pass, which is what
+    Lambda's long polls cost the functions: nothing."""
+    from moto.backends import get_backend
+
+    queues = get_backend("sqs")[ACCOUNT][REGION].queues
+    streams = {}
+    for table in list(get_backend("dynamodb")[ACCOUNT][REGION].tables.values()):
+        shard = getattr(table, "stream_shard", None)
+        if shard is not None and table.latest_stream_label:
+            count = len(shard.items)
+            last = str(shard.starting_sequence_number + count - 1) if count else None
+            streams[f"{table.table_arn}/stream/{table.latest_stream_label}"] = last
+    return {
+        "queues": {name: len(queue.messages) for name, queue in list(queues.items())},
+        "streams": streams,  # stream ARN -> the last record's sequence number (None: no record yet)
+        "sent_mail": len(get_backend("ses")[ACCOUNT][REGION].sent_messages),
+    }
+
+
 def application() -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     moto_app = DomainDispatcherApplication(create_backend_app)
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/_cme/pending":
+            body = json.dumps(pending()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
         if environ.get("PATH_INFO") == "/_cme/sent-mail":
             from urllib.parse import parse_qs
 

@@ -175,7 +175,7 @@ def run_chaos(
     attendees: int = 300,
     fault_rate: float = 0.1,
     seed: int = 7,
-    outage_invocations: int = 12,
+    outage_invocations: int | None = None,
     out_dir: Path = Path("out/chaos"),
     log: Any = print,
 ) -> dict[str, Any]:
@@ -204,7 +204,11 @@ def run_chaos(
                 seed=seed,
                 duplicate_deliveries=True,
                 crash_once_after=frozenset(CONSUMERS),
-                outage={"IssueCertificateFunction": outage_invocations},
+                # Long enough for messages to reach the DLQ: with every delivery twice, 8 receives of a
+                # message per container (the DLQ takes it at the 6th) whichever container gets it.
+                outage={
+                    "IssueCertificateFunction": outage_invocations or 16 * stack.host.slots("IssueCertificateFunction")
+                },
             )
         )
         demo = _Demo(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,7 @@ class QueuePoller:
         self.sqs = clients("sqs")
         self.delivered = 0
         self.failed = 0
+        self._counts = threading.Lock()  # the queue's pollers run side by side
 
     def _receive(self) -> list[dict[str, Any]]:
         """Up to the mapping's batch size, ten messages per receive (as Lambda's poller gathers them)."""
@@ -118,8 +120,9 @@ class QueuePoller:
                 self.sqs.change_message_visibility(
                     QueueUrl=self.mapping.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=0
                 )
-        self.delivered += len(done)
-        self.failed += len(failed_ids)
+        with self._counts:
+            self.delivered += len(done)
+            self.failed += len(failed_ids)
         return len(records)
 
 
@@ -148,10 +151,38 @@ class StreamPoller:
         self.streams = clients("dynamodbstreams")
         self.sqs = clients("sqs")
         self.positions: dict[str, str] = {}  # shard id -> last delivered sequence number
+        # shard id -> the iterator the last read handed on, while it still points after `positions`
+        # (as Lambda's poller keeps reading from one iterator rather than asking for a new one each time)
+        self.iterators: dict[str, str] = {}
+        self._shards: tuple[float, list[str]] = (0.0, [])
         self.attempts: dict[str, int] = {}  # sequence number -> failed attempts
         self.delivered = 0
         self.discarded = 0
         self.filtered = 0
+
+    def caught_up(self, head: str | None) -> bool:
+        """Whether the one shard's last record (`head`; None when it has none) is behind this poller."""
+        if head is None:
+            return True
+        return len(self.positions) == 1 and next(iter(self.positions.values())) == head
+
+    def _shard_ids(self) -> list[str]:
+        """The stream's shards, described again every few seconds (they change only over hours)."""
+        described, ids = self._shards
+        if not ids or time.monotonic() - described > 5:
+            shards = self.streams.describe_stream(StreamArn=self.mapping.stream_arn)["StreamDescription"]["Shards"]
+            ids = [shard["ShardId"] for shard in shards]
+            self._shards = (time.monotonic(), ids)
+        return ids
+
+    def _read(self, shard_id: str) -> dict[str, Any]:
+        kept = self.iterators.pop(shard_id, None)
+        if kept is not None:
+            try:
+                return dict(self.streams.get_records(ShardIterator=kept, Limit=self.mapping.batch_size))
+            except self.streams.exceptions.ExpiredIteratorException:
+                pass
+        return dict(self.streams.get_records(ShardIterator=self._iterator(shard_id), Limit=self.mapping.batch_size))
 
     def _iterator(self, shard_id: str) -> str:
         request: dict[str, Any] = {"StreamArn": self.mapping.stream_arn, "ShardId": shard_id}
@@ -184,14 +215,13 @@ class StreamPoller:
         return event
 
     def poll_once(self) -> int:
-        shards = self.streams.describe_stream(StreamArn=self.mapping.stream_arn)["StreamDescription"]["Shards"]
         total = 0
-        for shard in shards:
-            shard_id = shard["ShardId"]
-            records = self.streams.get_records(ShardIterator=self._iterator(shard_id), Limit=self.mapping.batch_size)[
-                "Records"
-            ]
+        for shard_id in self._shard_ids():
+            answer = self._read(shard_id)
+            records, following = answer["Records"], answer.get("NextShardIterator")
             if not records:
+                if following:
+                    self.iterators[shard_id] = following
                 continue
             total += len(records)
             # Records the mapping's filters reject are consumed without invoking the function.
@@ -203,6 +233,8 @@ class StreamPoller:
             if not batch:
                 self.positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 self.filtered += len(records)
+                if following:
+                    self.iterators[shard_id] = following
                 continue
             self.filtered += len(records) - len(batch)
             failures: list[str] = []
@@ -217,6 +249,8 @@ class StreamPoller:
             if not failures:
                 self.positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 self.delivered += len(batch)
+                if following:
+                    self.iterators[shard_id] = following
                 continue
             first_failed = min(failures, key=sequence.index) if all(f in sequence for f in failures) else sequence[0]
             index = sequence.index(first_failed)
@@ -262,8 +296,16 @@ class Scheduler:
         self._details: dict[str, tuple[str, datetime, dict[str, Any]]] = {}
         self._last_now: datetime | None = None
         self._last_look = 0.0
+        self._lock = threading.Lock()
 
     def fire_due(self, force: bool = False) -> int:
+        """Fire the schedules due by the local clock. Safe to call beside a running pump pass: a clock
+        move fires its schedules at once instead of waiting for the pass (the functions it invokes may
+        take seconds) to end."""
+        with self._lock:
+            return self._fire_due(force)
+
+    def _fire_due(self, force: bool) -> int:
         now = clock.now()
         # Between clock moves only look once a second (a real scheduler's granularity is a minute).
         if not force and now == self._last_now and time.monotonic() - self._last_look < 1.0:
@@ -382,23 +424,59 @@ class MailEventPublisher:
 
 
 class Pump:
-    def __init__(self, wiring: Wiring, host: FunctionHost, clients: Any, schedule_group: str, sent_mail: Any = None):
+    def __init__(
+        self,
+        wiring: Wiring,
+        host: FunctionHost,
+        clients: Any,
+        schedule_group: str,
+        sent_mail: Any = None,
+        pending: Any = None,
+    ):
+        """`pending`, if given, tells what there is to poll (`{"queues": {name: visible messages},
+        "sent_mail": count}`), so a pass polls only the queues holding messages: the empty receives
+        stand for Lambda's long polls, which cost nothing, and here they would cost a request each."""
+        self.pending = pending
         self.queues = [QueuePoller(m, host, clients) for m in wiring.queues]
         self.streams = [StreamPoller(m, host, clients) for m in wiring.streams]
         self.scheduler = Scheduler(clients, schedule_group)
         self.mail_events = (
             MailEventPublisher(wiring.mail_event_destinations, clients, sent_mail) if sent_mail is not None else None
         )
-        self._workers = ThreadPoolExecutor(max_workers=max(1, len(self.queues)), thread_name_prefix="cme-poller")
+        # A queue has as many pollers as its function has containers, as Lambda's poller scales out.
+        self._drains = [q for q in self.queues for _ in range(host.slots(q.mapping.function))]
+        self._workers = ThreadPoolExecutor(max_workers=max(1, len(self._drains)), thread_name_prefix="cme-poller")
+
+    def _look(self) -> dict[str, Any] | None:
+        if self.pending is None:
+            return None
+        try:
+            return dict(self.pending())
+        except (OSError, ValueError, KeyError) as error:
+            _log_failure(error, "could not look at what is pending; polling everything")
+            return None
 
     def pass_once(self) -> int:
         moved = self.scheduler.fire_due()
-        if self.mail_events is not None:
+        look = self._look()
+        if self.mail_events is not None and (look is None or int(look.get("sent_mail", 1)) > self.mail_events.seen):
             moved += self.mail_events.poll_once()
+        heads = (look or {}).get("streams", {})
         for stream in self.streams:
+            if (
+                look is not None
+                and stream.mapping.stream_arn in heads
+                and stream.caught_up(heads[stream.mapping.stream_arn])
+            ):
+                continue
             moved += stream.poll_once()
-        # Each queue is drained by its own poller at once, as Lambda's pollers run side by side.
-        return moved + sum(self._workers.map(self._drain, self.queues))
+        # Each queue is drained by its own pollers at once, as Lambda's pollers run side by side.
+        look = self._look()
+        drains = self._drains
+        if look is not None:
+            depths = look.get("queues", {})
+            drains = [q for q in drains if depths.get(q.mapping.queue_arn.rsplit(":", 1)[-1], 1) > 0]
+        return moved + sum(self._workers.map(self._drain, drains))
 
     @staticmethod
     def _drain(queue: QueuePoller) -> int:

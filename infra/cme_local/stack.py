@@ -35,6 +35,11 @@ LOCAL_ENV = {
 }
 
 
+#: Containers per queue consumer, and so batches of one queue in flight at once (Lambda scales a queue's
+#: consumer out to many; two keep this machine's two cores busy while one waits on the local AWS).
+QUEUE_CONTAINERS = 2
+
+
 class LocalStack:
     def __init__(self, root: Path = ROOT, *, port: int = 0, now: datetime | None = None, background_pump: bool = True):
         self.root = root
@@ -93,9 +98,19 @@ class LocalStack:
         from cme_local.pump import Pump
 
         self.host = FunctionHost(
-            self.root, self.wiring.functions, http_functions=frozenset(r.function for r in self.wiring.routes)
+            self.root,
+            self.wiring.functions,
+            http_functions=frozenset(r.function for r in self.wiring.routes),
+            containers={q.function: QUEUE_CONTAINERS for q in self.wiring.queues},
         )
-        self.pump = Pump(self.wiring, self.host, aws.client, settings().schedule_group, sent_mail=self.sent_mail)
+        self.pump = Pump(
+            self.wiring,
+            self.host,
+            aws.client,
+            settings().schedule_group,
+            sent_mail=self.sent_mail,
+            pending=self.pending,
+        )
         self.authorizer = LocalAuthorizer(os.urandom(32).hex())
         self.organizer_token = self.authorizer.issue("local-organizer")
         self.scanner_token = self._local_scanner_token()
@@ -198,8 +213,7 @@ class LocalStack:
         if moment.tzinfo is None:
             raise ValueError("the clock needs a timezone-aware time")
         clock.set_override(moment)
-        with self._pump_lock:
-            self.pump.scheduler.fire_due(force=True)
+        self.pump.scheduler.fire_due(force=True)
         return moment
 
     def match_route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -218,6 +232,11 @@ class LocalStack:
         url = f"{self.aws_endpoint}/_cme/sent-mail?since={since}"
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
             return list(json.loads(response.read())["messages"])
+
+    def pending(self) -> dict[str, Any]:
+        """What the pollers would find in the local AWS: visible messages per queue, mails sent."""
+        with urllib.request.urlopen(f"{self.aws_endpoint}/_cme/pending", timeout=30) as response:  # noqa: S310
+            return dict(json.loads(response.read()))
 
     def status(self) -> dict[str, Any]:
         return {

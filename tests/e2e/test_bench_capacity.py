@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cme.adapters import store
 from cme_local import bench, bench_capacity
 from cme_local.bench_capacity import Meter, item_size, key_family, read_units, value_size, write_units
 
@@ -85,7 +86,7 @@ def test_capacity_of_a_small_conference_through_the_handlers() -> None:
 
 def test_hot_keys_of_a_small_rush_on_the_simulated_clock() -> None:
     result = bench_capacity.bench_hot_keys(
-        attendees=80, seconds=3, devices=8, stream_shards=2, sample_shards=8, repeats=1
+        attendees=80, seconds=3, devices=8, stream_shards=2, sample_shards=store.SHARDS, repeats=1
     )
     assert result["scans"] == result["scans_executed"] == result["scans_accepted"] == 160
     assert result["simulated_seconds"] >= 3
@@ -93,7 +94,7 @@ def test_hot_keys_of_a_small_rush_on_the_simulated_clock() -> None:
     assert {"GSI1 ACT#·#ROOM#Hall-A#k", "GSI1 ACT#·#LIVE#k", "GSI1 ACT#·#ATT#k", "COUNT#·", "ACT#·#B#·"} <= set(
         families
     )
-    assert families["GSI1 ACT#·#ROOM#Hall-A#k"]["keys"] == 8
+    assert families["GSI1 ACT#·#ROOM#Hall-A#k"]["keys"] == store.SHARDS  # every shard holds plenary entries
     assert 0 < result["counts_partition_max_writes_per_second"] <= result["max_writes_per_second_one_key"]
     assert result["activity_partition_read_units_per_second"] > 0
     assert result["target_max_writes_per_second"] == 333
@@ -102,7 +103,7 @@ def test_hot_keys_of_a_small_rush_on_the_simulated_clock() -> None:
 
 def test_hot_keys_executes_one_shard_of_the_planned_rush() -> None:
     result = bench_capacity.bench_hot_keys(attendees=160, seconds=3, devices=8, stream_shards=2, repeats=1)
-    assert result["gsi_shards_executed"] == "1 of 8"
+    assert result["gsi_shards_executed"] == f"1 of {store.SHARDS}"
     assert 0 < result["attendees_executed"] < 160 and result["scans"] == 320
     assert result["scans_accepted"] == result["scans_executed"] == 2 * result["attendees_executed"]
     assert result["key_families"]["GSI1 ACT#·#ROOM#Hall-A#k"]["keys"] == 1

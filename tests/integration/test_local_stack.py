@@ -117,9 +117,47 @@ def test_schedules_fire_when_the_clock_reaches_them(stack, handlers, activity_id
 
 def test_http_functions_take_turns_while_the_others_run_side_by_side(stack):
     """Powertools keeps the current request on a class attribute all HTTP resolvers of a process share:
-    in one process the HTTP functions must not run at once (Lambda gives each its own process)."""
-    locks = stack.host._locks
+    in one process the HTTP functions must not run at once (Lambda gives each its own process). Queue
+    consumers run two batches at once (tests/unit/test_function_host.py shows how); stream consumers
+    one, as a shard is read in order."""
+    host = stack.host
     http = {r.function for r in stack.wiring.routes}
-    assert len({id(locks[f]) for f in http}) == 1
-    assert locks["OnCheckInFunction"] is not locks["OnSessionEndFunction"]
-    assert all(locks["OnCheckInFunction"] is not locks[f] for f in http)
+    assert len({id(host._slots[f]) for f in http}) == 1 and {host.slots(f) for f in http} == {1}
+    assert host._slots["OnCheckInFunction"] is not host._slots["OnSessionEndFunction"]
+    assert all(host._slots["OnCheckInFunction"] is not host._slots[f] for f in http)
+    assert {host.slots(q.function) for q in stack.wiring.queues} == {2}
+    assert {host.slots(m.function) for m in stack.wiring.streams} == {1}
+
+
+def test_an_idle_pass_asks_the_local_aws_nothing_per_queue_or_stream(stack):
+    """The pollers look at what is pending first: with nothing in flight a pass makes no receive and no
+    stream read (Lambda's long polls cost the functions nothing; here each would be a request)."""
+    from cme.adapters.aws import client
+
+    stack.settle()
+    seen: list[str] = []
+
+    def count(event_name, **kwargs):
+        seen.append(event_name)
+
+    pollers = [client("sqs"), client("dynamodbstreams")]  # the clients the pump's pollers use
+    for polling in pollers:
+        polling.meta.events.register("before-call", count)
+    try:
+        for _ in range(3):
+            assert stack.pump.pass_once() == 0
+    finally:
+        for polling in pollers:
+            polling.meta.events.unregister("before-call", count)
+    polls = [e for e in seen if e.endswith(("ReceiveMessage", "GetRecords", "GetShardIterator", "DescribeStream"))]
+    assert polls == [], polls
+    # And a message put on a queue is still found and delivered by the next pass.
+
+    before = stack.status()["queues"]["OnMailEventFunction"]["delivered"]
+    mail_events_url = next(q.queue_url for q in stack.wiring.queues if q.function == "OnMailEventFunction")
+    client("sqs").send_message(
+        QueueUrl=mail_events_url, MessageBody=json.dumps({"Type": "Notification", "Message": "{}"})
+    )
+    stack.settle()
+    after = stack.status()["queues"]["OnMailEventFunction"]
+    assert after["delivered"] + after["failed"] > before

@@ -181,3 +181,35 @@ def test_events_reach_queues_the_same():
         moto_speedups.restore()
     assert fast == plain and plain[0]["detail"]["scan"]["badge_id"] == "B-1"
     assert plain[1] == "2" and plain[2] == [("direct", {"k": {"StringValue": "v", "DataType": "String"}})]
+
+
+def test_receive_keeps_moto_retention_rule():
+    """A receive reads the queue's retention period directly: messages past it are still not received."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="t",
+        AWS_SECRET_ACCESS_KEY="t",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
+    )
+
+    def receive_after_ageing():
+        from moto.backends import get_backend
+
+        with mock_aws():
+            sqs = boto3.client("sqs")
+            url = sqs.create_queue(QueueName="kept", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+            for body in ("new", "old"):
+                sqs.send_message(QueueUrl=url, MessageBody=body)
+            queue = get_backend("sqs")["123456789012"]["us-east-1"].queues["kept"]
+            old = next(m for m in queue._messages if m.body == "old")
+            old.sent_timestamp -= 61_000  # sent 61 s ago, past the 60 s retention
+            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            return sorted(m["Body"] for m in received)
+
+    try:
+        plain = receive_after_ageing()
+        moto_speedups.apply()
+        fast = receive_after_ageing()
+    finally:
+        moto_speedups.restore()
+    assert fast == plain == ["new"]

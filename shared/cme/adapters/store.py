@@ -43,7 +43,12 @@ if TYPE_CHECKING:
     # counts (verification, mail events) never builds the pydantic models.
     from cme.domain.models import Activity, Attendee, DoorScan, SessionAttendance
 
-SHARDS = 8
+#: GSI1 partitions that hold records of many attendees (presences, attendance, scans by room, claims,
+#: certificates, the roster) are split by badge into this many keys. 16 keep the busiest key of a
+#: 40,000-attendee door rush within a minute under a third of a partition's 1,000 writes a second
+#: (`cme bench --only hot_keys`); readers query every shard. Raising it keeps written items found (a
+#: badge's shard modulo 2n is its shard modulo n, or that plus n); lowering it would not.
+SHARDS = 16
 
 
 class ConditionFailed(Exception):

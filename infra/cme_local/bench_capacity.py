@@ -1272,7 +1272,7 @@ def bench_hot_keys(
     timed by the simulated clock, so the rates are the meeting's, whatever this machine's speed.
 
     The whole rush is planned (every attendee's scans, every upload and its arrival), and the attendees
-    of `sample_shards` of the store's GSI shards are executed (one of eight: 5,000 of 40,000): a sharded
+    of `sample_shards` of the store's GSI shards are executed (one of sixteen: 2,512 of 40,000): a sharded
     key only ever holds its own shard's attendees, and an attendee's partition only its own, so their
     rates are exactly the whole rush's. The count items take one write per scope and stream-shard batch:
     the executed share's records are cut into batches of that share of 1,000, so that there are as many

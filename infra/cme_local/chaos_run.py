@@ -181,8 +181,13 @@ def run_chaos(
 ) -> dict[str, Any]:
     import os
 
-    os.environ.setdefault("CME_LOG_LEVEL", "INFO")  # every log line the functions write, for the search
+    # Every log line the functions write, for the search: at INFO (or DEBUG if asked), whatever level
+    # the environment this run was started from gave the shared logger when it was made.
+    level = "DEBUG" if os.environ.get("CME_LOG_LEVEL", "").upper() == "DEBUG" else "INFO"
+    os.environ["CME_LOG_LEVEL"] = level
     from cme.observability import logger
+
+    logger.setLevel(level)
     from cme_local.conference import build_conference
     from cme_local.demo import _Demo
     from cme_local.redrive import redrive

@@ -6,6 +6,7 @@ is the command itself (`make chaos`)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,6 +16,8 @@ def test_a_small_meeting_under_chaos_loses_and_duplicates_nothing(tmp_path):
         [sys.executable, "-m", "cme_local.cli", "chaos", "--attendees", "12", "--seed", "11", "--out", str(tmp_path),
          "--quiet"],
         capture_output=True, text=True, timeout=600,
+        # Started from a quiet environment (as after an in-process local stack): the run still logs at INFO.
+        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"},
     )  # fmt: skip
     summary = json.loads((tmp_path / "chaos.json").read_text())
     checks = summary["checks"]
@@ -33,5 +36,6 @@ def test_a_small_meeting_under_chaos_loses_and_duplicates_nothing(tmp_path):
     assert checks["current_versions_neither_mailed_nor_flagged"] == {}
     assert checks["dashboard_differences"] == []
     assert checks["dlq_after_redrive"] == {}
-    assert checks["log_lines"] > 0 and checks["personal_data_in_logs"] == []
+    # The search read the functions' INFO lines (hundreds for this meeting), not a few warnings.
+    assert checks["log_lines"] >= 100 and checks["personal_data_in_logs"] == []
     assert summary["passed"] is True and result.returncode == 0, result.stdout[-2000:]

@@ -708,19 +708,6 @@ def _child(code: str, *flags: str) -> tuple[dict[str, Any], str]:
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
-def _largest_imports(importtime: str, top: int = 6) -> list[str]:
-    """Top-level packages by the import time of their own modules, from `python -X importtime` output."""
-    found: dict[str, int] = {}
-    for line in importtime.splitlines():
-        parts = line.removeprefix("import time:").split("|")
-        if len(parts) != 3 or not line.startswith("import time:") or "cumulative" in line:
-            continue
-        package = parts[2].strip().split(".")[0]
-        found[package] = found.get(package, 0) + int(parts[0].strip())  # self time: nothing counted twice
-    ranked = sorted(found.items(), key=lambda kv: -kv[1])[:top]
-    return [f"{name} {us / 1e6:.3f}s" for name, us in ranked]
-
-
 def bench_imports(processes: int = 5) -> dict[str, Any]:
     _child(_ISSUER_CHILD)  # bytecode caches written, files in the page cache
     _child(_BOTO3_CHILD)
@@ -733,6 +720,8 @@ def bench_imports(processes: int = 5) -> dict[str, Any]:
     warm_up_only = _median([r["import_warm_up"] - r["import"] for r in issuer])
     boto = _median(baseline)
     _, trace = _child(_ISSUER_CHILD, "-X", "importtime")
+    from cme_local.bench_coldstart import largest_imports
+
     return {
         "processes": processes,
         "handler_warms_up_at_import": any(r["warms_up"] for r in issuer),
@@ -742,7 +731,7 @@ def bench_imports(processes: int = 5) -> dict[str, Any]:
         "boto3_import_and_client_seconds_median": round(boto, 4),
         "import_handler_over_boto3_ratio": round(imp / boto, 2),
         "import_handler_and_warm_up_over_boto3_ratio": round(warm / boto, 2),
-        "largest_imports": _largest_imports(trace),
+        "largest_imports": largest_imports(trace)[1],
     }
 
 

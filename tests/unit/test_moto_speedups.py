@@ -16,14 +16,28 @@ from moto import mock_aws
 from cme_local import moto_speedups
 
 
-@pytest.fixture
-def table():
+def _offline_credentials() -> None:
     os.environ.update(
         AWS_ACCESS_KEY_ID="t",
         AWS_SECRET_ACCESS_KEY="t",
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
     )
+
+
+def _without_and_with_speedups(run):
+    """`run()` on moto as it is, then with the speed-ups applied (undone afterwards)."""
+    try:
+        plain = run()
+        moto_speedups.apply()
+        return plain, run()
+    finally:
+        moto_speedups.restore()
+
+
+@pytest.fixture
+def table():
+    _offline_credentials()
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws():
         dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
@@ -133,12 +147,7 @@ def test_item_operations_and_stream_records_answer_the_same(table):
 def test_events_reach_queues_the_same():
     import json as _json
 
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="t",
-        AWS_SECRET_ACCESS_KEY="t",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
-    )
+    _offline_credentials()
 
     def deliver():
         with mock_aws():
@@ -173,24 +182,14 @@ def test_events_reach_queues_the_same():
                 [(m["Body"], m.get("MessageAttributes")) for m in received[1:]],
             )
 
-    try:
-        plain = deliver()
-        moto_speedups.apply()
-        fast = deliver()
-    finally:
-        moto_speedups.restore()
+    plain, fast = _without_and_with_speedups(deliver)
     assert fast == plain and plain[0]["detail"]["scan"]["badge_id"] == "B-1"
     assert plain[1] == "2" and plain[2] == [("direct", {"k": {"StringValue": "v", "DataType": "String"}})]
 
 
 def test_receive_keeps_moto_retention_rule():
     """A receive reads the queue's retention period directly: messages past it are still not received."""
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="t",
-        AWS_SECRET_ACCESS_KEY="t",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
-    )
+    _offline_credentials()
 
     def receive_after_ageing():
         from moto.backends import get_backend
@@ -206,10 +205,5 @@ def test_receive_keeps_moto_retention_rule():
             received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             return sorted(m["Body"] for m in received)
 
-    try:
-        plain = receive_after_ageing()
-        moto_speedups.apply()
-        fast = receive_after_ageing()
-    finally:
-        moto_speedups.restore()
+    plain, fast = _without_and_with_speedups(receive_after_ageing)
     assert fast == plain == ["new"]

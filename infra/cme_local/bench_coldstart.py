@@ -25,6 +25,12 @@ time the process used (`cpu_ratio`: steadier on a busy machine, but without the 
 and, from one more process run with `-X importtime`, the packages that took the most import time (their
 own modules' time, so nothing is counted twice) with the total.
 
+Each function also gets its library floor, timed in the same rounds: a process that imports every
+third-party module the function's process had loaded (Powertools, pydantic, jinja2, fpdf2, their own
+dependencies), makes the same clients and then the baseline's one call, with no code of ours.
+`library_floor_ratio` is that floor over the baseline: what the packages the brief fixes cost a function
+before it does anything; `over_library_floor` is the function over its floor: what our code adds.
+
 The events are the samples of `events/<function>/` (real AWS envelopes) with what only a running
 deployment knows filled in: tokens, the certificate id, sequence numbers. Each round's event does the
 work a first event does: a new scan id, a new evaluation (so a new claim version, a new certificate
@@ -64,6 +70,10 @@ TARGET = 1.5
 TARGETS = {"issue_certificate": 2.5}
 
 _MARK = "COLDSTART "
+#: The library floor of a function: a process that imports the third-party modules the function loaded
+#: (Powertools, pydantic, jinja2, fpdf2, …), makes the clients it made and the baseline's one call; no
+#: code of ours. What the target leaves for our own code is the gap between the two.
+_FLOOR = "floor:"
 
 _RUNNER = """
 import time
@@ -99,11 +109,38 @@ if kind == "baseline":
     imported = time.perf_counter()
     boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])
     outcome = {}
+elif kind == "floor":
+    import importlib
+
+    with open(sys.argv[2]) as file:
+        needs = json.load(file)
+    for module in needs["modules"]:
+        try:
+            importlib.import_module(module)
+        except Exception:  # a module only its package imports, under a condition of its own
+            pass
+    import boto3
+
+    imported = time.perf_counter()
+    for service in needs["services"]:
+        made = boto3.client(service)
+    boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])
+    outcome = {}
 else:
     with open(sys.argv[2]) as file:
         event = json.load(file)
     start = time.perf_counter()
     sys.path[:0] = [os.getcwd(), sys.argv[3]]
+    import botocore.session
+
+    services = []
+    create_client = botocore.session.Session.create_client
+
+    def recorded(self, service_name, *args, **kwargs):
+        services.append(service_name)
+        return create_client(self, service_name, *args, **kwargs)
+
+    botocore.session.Session.create_client = recorded
     import app
 
     imported = time.perf_counter()
@@ -112,6 +149,15 @@ else:
     outcome = {"status": result.get("statusCode"), "failures": len(result.get("batchItemFailures") or [])}
 served = time.perf_counter()
 ready = time.monotonic()
+if kind not in ("baseline", "floor"):
+    # What the function needed of others: the third-party modules it loaded, the clients it made.
+    import boto3
+
+    site = os.path.dirname(os.path.dirname(boto3.__file__))
+    outcome["modules"] = [
+        name for name, module in list(sys.modules.items()) if (getattr(module, "__file__", None) or "").startswith(site)
+    ]
+    outcome["services"] = services
 print(
     "COLDSTART "
     + json.dumps(
@@ -472,6 +518,9 @@ def bench_coldstart(processes: int = 7, functions: Iterable[str] | None = None) 
             def run(name: str, round_: int, flags: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
                 if name == "baseline":
                     return _spawn(["baseline"], ROOT, baseline_env, flags)
+                if name.startswith(_FLOOR):
+                    needs = Path(scratch, f"{name}.json")
+                    return _spawn(["floor", str(needs)], ROOT, baseline_env, flags)
                 spec = specs[name]
                 env = _environment(stack, spec)
                 env["CME_NOW"] = meeting.tick()
@@ -480,14 +529,22 @@ def bench_coldstart(processes: int = 7, functions: Iterable[str] | None = None) 
                 argv = [spec.folder, str(path), str(SHARED), str(spec.memory), str(spec.timeout)]
                 return _spawn(argv, ROOT / "functions" / spec.folder, env, flags)
 
-            order = ["baseline", *chosen]
-            for name in order:  # not counted: bytecode written, backends created, files cached
-                run(name, -1)
+            run("baseline", -1)
+            for name in chosen:  # not counted: bytecode written, backends created, files cached
+                first, _ = run(name, -1)
+                needs = {"modules": first["modules"], "services": first["services"]}
+                Path(scratch, f"{_FLOOR}{name}.json").write_text(json.dumps(needs))
+                run(_FLOOR + name, -1)
+            order = ["baseline", *(n for name in chosen for n in (name, _FLOOR + name))]
             timed: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
             for round_ in range(processes):  # interleaved: every function shares each round's noise
                 for name in order:
                     timed[name].append(run(name, round_)[0])
-            traces = {name: largest_imports(run(name, processes, ("-X", "importtime"))[1]) for name in order}
+            traces = {
+                name: largest_imports(run(name, processes, ("-X", "importtime"))[1])
+                for name in order
+                if not name.startswith(_FLOOR)
+            }
     finally:
         stack.stop()
 
@@ -515,10 +572,15 @@ def bench_coldstart(processes: int = 7, functions: Iterable[str] | None = None) 
         target = TARGETS.get(name, TARGET)
         total, top = traces[name]
         ratio = round(ready / baseline, 2)
+        floor = median(_FLOOR + name, "ready_after")
         result["functions"][name] = {
             "ratio": ratio,
             "target": target,
             "meets_target": ratio <= target,
+            "library_floor_ratio": round(floor / baseline, 2),
+            "over_library_floor": round(ready / floor, 2),
+            "clients": timed[name][0]["services"],
+            "libraries": sorted({module.split(".")[0] for module in timed[name][0]["modules"]}),
             "ready_ms_median": _ms(ready),
             "cpu_ms_median": _ms(median(name, "cpu")),
             "cpu_ratio": round(median(name, "cpu") / median("baseline", "cpu"), 2),

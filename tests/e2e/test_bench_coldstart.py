@@ -31,6 +31,15 @@ def test_each_function_is_timed_against_the_boto3_baseline(result):
         assert figures["target"] == (2.5 if name == "issue_certificate" else 1.5)
         assert figures["meets_target"] == (figures["ratio"] <= figures["target"])
         assert figures["imports_ms"] > 0 and figures["largest_imports"]
+        # The library floor: the same third-party modules and clients without our code, on the same scale.
+        assert figures["library_floor_ratio"] > 0 and figures["over_library_floor"] > 0
+        assert figures["ratio"] == pytest.approx(
+            figures["library_floor_ratio"] * figures["over_library_floor"], abs=0.03
+        )
+        assert "dynamodb" in figures["clients"]
+        assert {"boto3", "botocore", "aws_lambda_powertools"} <= set(figures["libraries"])
+        assert "cme" not in figures["libraries"] and "app" not in figures["libraries"]
+    assert "s3" in result["functions"]["issue_certificate"]["clients"]
     # The issuer parses its fonts at import; its trace shows fpdf2 among what it loads.
     assert any(entry.startswith("fpdf ") for entry in result["functions"]["issue_certificate"]["largest_imports"])
     assert result["targets_met"] == all(f["meets_target"] for f in result["functions"].values())

@@ -34,7 +34,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from cme.adapters.aws import client, resource, table
+from cme.adapters.aws import document_client, table
 from cme.concurrency import map_io
 from cme.config import settings
 
@@ -131,7 +131,7 @@ def _batch_put(items: Iterable[dict[str, Any]]) -> int:
 def _batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
     name = settings().table_name
     found: list[dict[str, Any]] = []
-    dynamodb = resource("dynamodb")
+    dynamodb = document_client()
     for start in range(0, len(keys), 100):
         request: dict[str, Any] = {name: {"Keys": keys[start : start + 100]}}
         while request:
@@ -777,7 +777,7 @@ def put_device(token_hash: str, *, activity_id: str, device_id: str, created_at:
         {
             "Put": {
                 "TableName": settings().table_name,
-                "Item": _serialize({"PK": f"DEVICE#{token_hash}", "SK": "DEVICE", **device, "revoked": False}),
+                "Item": {"PK": f"DEVICE#{token_hash}", "SK": "DEVICE", **device, "revoked": False},
             }
         }
     ]
@@ -786,26 +786,17 @@ def put_device(token_hash: str, *, activity_id: str, device_id: str, created_at:
             {
                 "Put": {
                     "TableName": settings().table_name,
-                    "Item": _serialize(
-                        {
-                            "PK": activity_pk(activity_id),
-                            "SK": f"DEVICE#{device_id}",
-                            **device,
-                            "token_hash": token_hash,
-                            "revoked": False,
-                        }
-                    ),
+                    "Item": {
+                        "PK": activity_pk(activity_id),
+                        "SK": f"DEVICE#{device_id}",
+                        **device,
+                        "token_hash": token_hash,
+                        "revoked": False,
+                    },
                 }
             }
         )
-    client("dynamodb").transact_write_items(TransactItems=writes)
-
-
-def _serialize(item: dict[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
-    return {k: serializer.serialize(v) for k, v in item.items()}
+    document_client().transact_write_items(TransactItems=writes)
 
 
 def list_devices(activity_id: str) -> list[dict[str, Any]]:
@@ -821,18 +812,18 @@ def revoke_device(activity_id: str, device_id: str, *, revoked_at: str) -> dict[
     if not entry.get("revoked"):
         update = {
             "UpdateExpression": "SET revoked = :t, revoked_at = :at",
-            "ExpressionAttributeValues": _serialize({":t": True, ":at": revoked_at}),
+            "ExpressionAttributeValues": {":t": True, ":at": revoked_at},
             "TableName": settings().table_name,
         }
-        client("dynamodb").transact_write_items(
+        document_client().transact_write_items(
             TransactItems=[
                 {
                     "Update": {
                         **update,
-                        "Key": _serialize({"PK": activity_pk(activity_id), "SK": f"DEVICE#{device_id}"}),
+                        "Key": {"PK": activity_pk(activity_id), "SK": f"DEVICE#{device_id}"},
                     }
                 },
-                {"Update": {**update, "Key": _serialize({"PK": f"DEVICE#{entry['token_hash']}", "SK": "DEVICE"})}},
+                {"Update": {**update, "Key": {"PK": f"DEVICE#{entry['token_hash']}", "SK": "DEVICE"}}},
             ]
         )
         entry = {**entry, "revoked": True, "revoked_at": revoked_at}

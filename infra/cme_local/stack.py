@@ -40,6 +40,21 @@ LOCAL_ENV = {
 QUEUE_CONTAINERS = 2
 
 
+def forget_deployment() -> None:
+    """Forget what the shared code keeps per container from the deployment it runs in: the signing key,
+    the organizer page's sign-in settings, the door scanner's cached device tokens and agendas. One
+    process may start several stacks in turn (the tests, the benchmarks), each a deployment with its own
+    secret and data; a key kept from the one before would sign and derive ids no other process agrees
+    with (the settings are cleared with the environment)."""
+    from cme import auth
+    from cme.service import scans
+    from cme.web import organizer
+
+    auth.signing_key.cache_clear()
+    organizer.sign_in.cache_clear()
+    scans.forget_cached()
+
+
 class LocalStack:
     def __init__(self, root: Path = ROOT, *, port: int = 0, now: datetime | None = None, background_pump: bool = True):
         self.root = root
@@ -93,6 +108,7 @@ class LocalStack:
         os.environ.update(environment)
         self.environment = environment
         settings.cache_clear()
+        forget_deployment()
 
         from cme_local.functions import FunctionHost
         from cme_local.pump import Pump

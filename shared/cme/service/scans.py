@@ -38,6 +38,12 @@ def _activity(activity_id: str) -> Activity | None:
     return store.get_activity(activity_id)
 
 
+def forget_cached() -> None:
+    """Drop the cached device tokens and agendas (the local stack, when it starts a new deployment)."""
+    _device.cache_clear()  # type: ignore[attr-defined]
+    _activity.cache_clear()  # type: ignore[attr-defined]
+
+
 def authenticate_device(token: str | None) -> dict[str, Any]:
     if not token:
         raise Unauthorized("a scanner device token is required")

@@ -123,7 +123,7 @@ elif kind == "floor":
 
     imported = time.perf_counter()
     for service in needs["services"]:
-        made = boto3.client(service)
+        boto3.client(service)
     boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])
     outcome = {}
 else:

@@ -470,12 +470,22 @@ class Pump:
             ):
                 continue
             moved += stream.poll_once()
-        # Each queue is drained by its own pollers at once, as Lambda's pollers run side by side.
+        # Each queue is drained by its own pollers at once, as Lambda's pollers run side by side: as
+        # many as its visible messages fill batches (a second poller of a one-batch queue would only
+        # come back empty).
         look = self._look()
         drains = self._drains
         if look is not None:
             depths = look.get("queues", {})
-            drains = [q for q in drains if depths.get(q.mapping.queue_arn.rsplit(":", 1)[-1], 1) > 0]
+            wanted: dict[str, int] = {}
+            drains = []
+            for queue in self._drains:
+                name = queue.mapping.queue_arn.rsplit(":", 1)[-1]
+                depth = int(depths.get(name, 1))
+                batches = -(-depth // max(1, queue.mapping.batch_size))
+                if wanted.get(name, 0) < batches:
+                    wanted[name] = wanted.get(name, 0) + 1
+                    drains.append(queue)
         return moved + sum(self._workers.map(self._drain, drains))
 
     @staticmethod
@@ -485,8 +495,10 @@ class Pump:
             failed_before = queue.failed
             delivered = queue.poll_once()
             moved += delivered
-            if not delivered or queue.failed > failed_before:
-                return moved  # a failed message is retried on the next pass, not in a tight loop
+            if delivered < queue.mapping.batch_size or queue.failed > failed_before:
+                # Less than a full batch: the queue held no more when it was received (the next pass
+                # looks again). A failed message is retried on the next pass, not in a tight loop.
+                return moved
 
     def settle(self, timeout: float = 300.0) -> int:
         """Deliver until a whole pass finds nothing to do (everything downstream has happened)."""

@@ -2,7 +2,8 @@
 
 Each SQS message body is an EventBridge event; the consumer gets its parsed detail. A failing record is
 reported back (ReportBatchItemFailures) so only it is retried, and after maxReceiveCount it goes to
-the queue's DLQ."""
+the queue's DLQ. Each invocation is a batch scope (cache.py): reads such as the activity's agenda
+are made once per batch, not once per record."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from cme.cache import batch_scope
 from cme.concurrency import map_io
 from cme.observability import logger
 
@@ -47,9 +49,12 @@ def sqs_event_consumer(detail_type: str, handle: DetailHandler) -> Callable[[dic
 
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return dict(
-            process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
-        )
+        with batch_scope():
+            return dict(
+                process_partial_response(
+                    event=event, record_handler=record_handler, processor=processor, context=context
+                )
+            )
 
     return handler
 
@@ -65,9 +70,12 @@ def typed_sqs_event_consumer(
 
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return dict(
-            process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
-        )
+        with batch_scope():
+            return dict(
+                process_partial_response(
+                    event=event, record_handler=record_handler, processor=processor, context=context
+                )
+            )
 
     return handler
 
@@ -107,8 +115,9 @@ def grouped_sqs_event_consumer(
             return []
 
         # Groups are independent (one attendee each): their round trips overlap.
-        for failed in map_io(run, list(groups.items())):
-            failures.extend(failed)
+        with batch_scope():
+            for failed in map_io(run, list(groups.items())):
+                failures.extend(failed)
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
     return handler

@@ -161,3 +161,34 @@ def test_an_idle_pass_asks_the_local_aws_nothing_per_queue_or_stream(stack):
     stack.settle()
     after = stack.status()["queues"]["OnMailEventFunction"]
     assert after["delivered"] + after["failed"] > before
+
+
+def test_a_queue_holding_less_than_a_batch_is_received_once(stack):
+    """Three messages on a queue of batch size ten: one poller takes them in one receive, and neither
+    it nor the queue's second poller comes back for an empty one."""
+    from cme.adapters.aws import client
+
+    stack.settle()
+    mapping = next(q for q in stack.wiring.queues if q.function == "OnSessionEndFunction")
+    assert mapping.batch_size == 10 and stack.host.slots(mapping.function) == 2
+    for n in range(3):  # sessions of no activity: each is logged and done
+        event = eventbridge_event(
+            "SessionEnded",
+            {"activity_id": "no-such-activity", "session_id": f"S{n}", "ended_at": "2027-10-14T09:30:00-05:00"},
+        )
+        client("sqs").send_message(QueueUrl=mapping.queue_url, MessageBody=json.dumps(event))
+    receives: list[str] = []
+
+    def count(params, **_):
+        if json.loads(params["body"]).get("QueueUrl") == mapping.queue_url:
+            receives.append("ReceiveMessage")
+
+    sqs = client("sqs")
+    sqs.meta.events.register("before-call.sqs.ReceiveMessage", count)
+    before = stack.status()["queues"]["OnSessionEndFunction"]["delivered"]
+    try:
+        stack.settle()
+    finally:
+        sqs.meta.events.unregister("before-call.sqs.ReceiveMessage", count)
+    assert stack.status()["queues"]["OnSessionEndFunction"]["delivered"] == before + 3
+    assert receives == ["ReceiveMessage"]

@@ -438,3 +438,47 @@ def test_late_scans_that_raise_credit_let_the_learner_claim_again(finalized, han
     stack.settle()
     assert store.current_certificate_version(cid) == 2
     assert store.get_certificate(cid)["credits"] == {"AAPA_1": Decimal("1.25"), "PARTICIPATION": Decimal("1.25")}
+
+
+def test_a_batch_of_evaluations_reads_the_activity_once(finalized, handlers, stack):
+    from cme.adapters import store
+    from cme.adapters.aws import document_client
+
+    replies = {}
+    for badge in ("B-1001", "B-1002"):
+        status, replies[badge], _ = _evaluate(
+            handlers, _learner_token(finalized, badge), {"answers": answers(), "attest": True}
+        )
+        assert status == 202
+    stack.settle()
+    events = [
+        eventbridge_event(
+            "EvaluationSubmitted",
+            {
+                "activity_id": finalized,
+                "badge_id": badge,
+                "session_id": None,
+                "evaluation_id": reply["evaluation_id"],
+                "submitted_at": store.get_claim(finalized, badge)["submitted_at"],
+            },
+        )
+        for badge, reply in replies.items()
+    ]
+    agenda_reads = []
+
+    def count(params, **_):
+        body = json.loads(params["body"])
+        if body.get("KeyConditionExpression") == "#n0 = :v0" and body["ExpressionAttributeValues"][":v0"] == {
+            "S": store.activity_pk(finalized)
+        }:
+            agenda_reads.append(body)
+
+    events_of = document_client().meta.events
+    events_of.register("before-call.dynamodb.Query", count)
+    try:
+        result = stack.host.invoke("OnEvaluationFunction", sqs_event(*events, *events))
+    finally:
+        events_of.unregister("before-call.dynamodb.Query", count)
+    assert result == {"batchItemFailures": []}
+    assert len(agenda_reads) == 1  # four records, one read of the agenda and session states
+    assert {store.get_claim(finalized, b)["version"] for b in replies} == {1}

@@ -55,3 +55,61 @@ def test_map_io_keeps_order_overlaps_calls_and_surfaces_errors():
 
     with pytest.raises(ValueError):
         map_io(boom, [1, 2, 3])
+
+
+def test_per_batch_reads_once_per_key_within_a_batch_and_always_outside_one():
+    reads = []
+
+    @cache.per_batch
+    def read(key):
+        reads.append(key)
+        return {"value": key, "read": len(reads)}
+
+    assert read("a")["read"] == 1 and read("a")["read"] == 2  # no batch: every call reads
+    with cache.batch_scope():
+        first = read("a")
+        assert read("a") is first and read("b")["read"] == 4
+        assert map_io(lambda _: read("a"), range(4)) == [first] * 4  # the pool's threads share the batch
+    with cache.batch_scope():
+        assert read("a")["read"] == 5  # the next batch reads again
+    assert reads == ["a", "a", "a", "b", "a"]
+
+
+def test_per_batch_records_handled_at_once_share_the_first_read():
+    callers = []
+    reads = []
+    lock = threading.Lock()
+
+    @cache.per_batch
+    def read(key):
+        reads.append(key)
+        deadline = time.monotonic() + 5
+        while len(callers) < 6 and time.monotonic() < deadline:  # every caller has asked
+            time.sleep(0.005)
+        return f"agenda-{key}"
+
+    def record(_):
+        with lock:
+            callers.append(threading.get_ident())
+        return read("asa-2027")
+
+    with cache.batch_scope():
+        assert map_io(record, range(6)) == ["agenda-asa-2027"] * 6
+    assert len(callers) == 6 and reads == ["asa-2027"]  # a plain memo would have read six times
+
+
+def test_per_batch_does_not_keep_a_failed_read():
+    attempts = []
+
+    @cache.per_batch
+    def read(key):
+        attempts.append(key)
+        if len(attempts) == 1:
+            raise TimeoutError("throttled")
+        return "agenda"
+
+    with cache.batch_scope():
+        with pytest.raises(TimeoutError):
+            read("a")
+        assert read("a") == "agenda" and read("a") == "agenda"
+    assert attempts == ["a", "a"]

@@ -401,6 +401,20 @@ def test_fonts_are_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> Non
     assert render_certificate(make_doc()).startswith(b"%PDF")
 
 
+def test_primary_faces_are_used_as_shipped_without_compiling_them_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The primary faces are cut for the renderer (build_core_fonts.py): loading them at a cold start
+    compiles nothing. A face rebuilt without that cut would be compiled again in every cold start."""
+    from fontTools.ttLib import TTFont
+
+    saved: list[object] = []
+    monkeypatch.setattr(TTFont, "save", lambda self, *a, **k: saved.append(self))
+    cache = render._FontCache()
+    for face in render.PRIMARY_FACES:
+        cache.cmap(face)
+        assert cache._bytes[face] == (render.FONT_DIR / face.filename).read_bytes()
+    assert saved == []
+
+
 def test_core_faces_cover_the_required_scripts() -> None:
     cmap = render._FONTS.cmap(render.PRIMARY_FACES[0])
     for text in (*NAMES, "™–—“”‘’•…€", "Nguyễn Thị Hạnh", "Ångström Øresund Şişli Dvořák"):

@@ -35,6 +35,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from cme.adapters.aws import document_client, table
+from cme.cache import per_batch
 from cme.concurrency import map_io
 from cme.config import settings
 
@@ -144,6 +145,7 @@ def _batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
 # ---- activities -----------------------------------------------------------------------------------
 
 
+@per_batch  # a consumer's batch reads its activity once
 def get_activity(activity_id: str) -> Activity | None:
     from cme.domain.models import Activity
 
@@ -162,8 +164,10 @@ def put_activity(activity: Activity, *, updated_at: str) -> None:
     )
 
 
+@per_batch
 def activity_and_states(activity_id: str) -> tuple[Activity | None, dict[str, dict[str, Any]]]:
-    """The agenda and every session's state in one query (they share the activity's partition)."""
+    """The agenda and every session's state in one query (they share the activity's partition); once
+    per consumer batch, so every record of the batch sees the same states."""
     from cme.domain.models import Activity
 
     activity = None

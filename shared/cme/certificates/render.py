@@ -624,17 +624,22 @@ class _FontCache:
                 font = TTFont(io.BytesIO(raw), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
                 if any(tag in font for tag in _LAYOUT_TABLES):
                     self._shaping_bytes[face] = raw
-                for tag in _DROPPED_TABLES:
-                    if tag in font:
-                        del font[tag]
+                dropped = [tag for tag in _DROPPED_TABLES if tag in font]
+                for tag in dropped:
+                    del font[tag]
                 # Keep the Windows Unicode subtables only (what fpdf2's getBestCmap picks): the
                 # subsetter then decompiles two subtables instead of five.
                 cmap = font["cmap"]
-                cmap.tables = [t for t in cmap.tables if t.platformID == 3 and t.platEncID in (1, 10)]
-                buf = io.BytesIO()
-                font.save(buf)
+                kept = [t for t in cmap.tables if t.platformID == 3 and t.platEncID in (1, 10)]
+                if dropped or len(kept) < len(cmap.tables):
+                    cmap.tables = kept
+                    buf = io.BytesIO()
+                    font.save(buf)
+                    raw = buf.getvalue()
+                # else the file is already cut so (the primary faces, by build_core_fonts.py): compiling
+                # it again would give the same tables, and costs a cold start 10 ms per face.
                 font.close()
-                self._bytes[face] = buf.getvalue()
+                self._bytes[face] = raw
                 proto = TTFFont(FPDF(), path, f"{face.family}{face.style}", face.style)
                 proto.ttfont.close()
                 proto.ttfont = None  # never used for output: each document opens its own

@@ -8,6 +8,7 @@ from typing import Any
 
 from cme import clock
 from cme.adapters import blobs, store
+from cme.cache import per_batch
 from cme.errors import NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 
 KINDS = ("logo", "signature")
@@ -87,6 +88,7 @@ def listing(activity_id: str) -> dict[str, Any]:
     }
 
 
+@per_batch
 def images_for_certificate(activity_id: str) -> dict[str, bytes]:
-    """kind -> image bytes, for the issuer (one query, and one GET per image uploaded)."""
+    """kind -> image bytes, for the issuer (one query, and one GET per image uploaded, once per batch)."""
     return {kind: blobs.get(str(item["s3_key"])) for kind, item in store.branding_images(activity_id).items()}

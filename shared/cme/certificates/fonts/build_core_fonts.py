@@ -65,6 +65,10 @@ def build(source: Path, target: Path) -> int:
     subsetter.populate(unicodes=[cp for low, high in CORE_RANGES for cp in range(low, high + 1)])
     subsetter.subset(font)
     rename(font)
+    # The Windows Unicode subtable only (what fpdf2 picks): the renderer then uses the file as it is,
+    # without compiling it again at every cold start.
+    cmap = font["cmap"]
+    cmap.tables = [t for t in cmap.tables if t.platformID == 3 and t.platEncID in (1, 10)]
     font.save(target)
     return len(font.getGlyphOrder())
 

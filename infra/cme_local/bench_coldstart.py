@@ -17,6 +17,11 @@ other (nothing else runs meanwhile):
 - the baseline's process gets the same AWS settings, imports boto3, makes a DynamoDB client and calls
   `describe_table` on the same endpoint.
 
+Every process can import only what a deployment ships (`not_deployed`): the layer's requirements, the
+runtime's boto3 and what they require. This venv also holds the test and local-stack tools, and a
+library that uses an optional package when it finds one (fpdf2 and cryptography) would otherwise load it
+here and not on Lambda.
+
 The time of a process is from the parent's spawn to the moment the event was served (the child reads the
 system-wide monotonic clock then and reports it; the interpreter's exit is not counted, Lambda does not
 wait for it either). Figures: per function the median over the rounds, its import and first-event parts,
@@ -43,6 +48,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -100,6 +106,20 @@ class Context:
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
+
+with open(sys.argv[-1]) as file:
+    not_deployed = frozenset(json.load(file))
+
+class NotDeployed:
+    \"\"\"What a deployment package does not hold cannot be imported (as on Lambda).\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in not_deployed:
+            raise ModuleNotFoundError(f"No module named {name!r} (not deployed)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NotDeployed())
 
 kind = sys.argv[1]
 start = time.perf_counter()
@@ -496,6 +516,47 @@ def largest_imports(importtime: str, top: int = 6) -> tuple[float, list[str]]:
     return sum(found.values()) / 1e6, [f"{name} {us / 1e3:.0f} ms" for name, us in ranked]
 
 
+def _distribution_key(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def deployed_distributions() -> set[str]:
+    """The distributions a deployment ships: the layer's requirements (shared/requirements.txt) and the
+    runtime's boto3, with everything they require (optional extras left out), as installed here."""
+    from importlib import metadata
+
+    wanted = ["boto3"] + [line.split("#")[0].strip() for line in (SHARED / "requirements.txt").read_text().splitlines()]
+    shipped: set[str] = set()
+    while wanted:
+        requirement = wanted.pop()
+        match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+        if not match or "extra ==" in requirement.partition(";")[2]:
+            continue
+        key = _distribution_key(match.group(0))
+        if key in shipped:
+            continue
+        try:
+            requires = metadata.distribution(key).requires or []
+        except metadata.PackageNotFoundError:
+            continue  # not installed here: nothing of it can be imported anyway
+        shipped.add(key)
+        wanted.extend(requires)
+    return shipped
+
+
+def not_deployed() -> list[str]:
+    """Top-level modules of the distributions installed here that no deployment ships (moto, the test
+    tools, cryptography, ...); our own code (`cme`, the function's `app`) is in the package."""
+    from importlib import metadata
+
+    shipped = deployed_distributions()
+    return sorted(
+        top
+        for top, owners in metadata.packages_distributions().items()
+        if top != "cme" and not any(_distribution_key(owner) in shipped for owner in owners)
+    )
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
@@ -514,19 +575,21 @@ def bench_coldstart(processes: int = 7, functions: Iterable[str] | None = None) 
             raise ValueError(f"no such function or no representative event: {', '.join(unknown)}")
         baseline_env = _environment(stack, None)
         with tempfile.TemporaryDirectory(prefix="cme-coldstart-") as scratch:
+            blocked = Path(scratch, "not-deployed.json")
+            blocked.write_text(json.dumps(not_deployed()))
 
             def run(name: str, round_: int, flags: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
                 if name == "baseline":
-                    return _spawn(["baseline"], ROOT, baseline_env, flags)
+                    return _spawn(["baseline", str(blocked)], ROOT, baseline_env, flags)
                 if name.startswith(_FLOOR):
                     needs = Path(scratch, f"{name}.json")
-                    return _spawn(["floor", str(needs)], ROOT, baseline_env, flags)
+                    return _spawn(["floor", str(needs), str(blocked)], ROOT, baseline_env, flags)
                 spec = specs[name]
                 env = _environment(stack, spec)
                 env["CME_NOW"] = meeting.tick()
                 path = Path(scratch, f"{name}-{round_}.json")
                 path.write_text(json.dumps(meeting.event(name, round_)))
-                argv = [spec.folder, str(path), str(SHARED), str(spec.memory), str(spec.timeout)]
+                argv = [spec.folder, str(path), str(SHARED), str(spec.memory), str(spec.timeout), str(blocked)]
                 return _spawn(argv, ROOT / "functions" / spec.folder, env, flags)
 
             run("baseline", -1)

@@ -40,6 +40,10 @@ def test_each_function_is_timed_against_the_boto3_baseline(result):
         assert {"boto3", "botocore", "aws_lambda_powertools"} <= set(figures["libraries"])
         assert "cme" not in figures["libraries"] and "app" not in figures["libraries"]
     assert "s3" in result["functions"]["issue_certificate"]["clients"]
+    # fpdf2 loads cryptography when it finds it (this venv has it for the local stack); a deployment
+    # does not ship it, so the issuer's process must not load it either.
+    issuer = set(result["functions"]["issue_certificate"]["libraries"])
+    assert {"fpdf", "fontTools", "PIL", "segno"} <= issuer and "cryptography" not in issuer
     # The issuer parses its fonts at import; its trace shows fpdf2 among what it loads.
     assert any(entry.startswith("fpdf ") for entry in result["functions"]["issue_certificate"]["largest_imports"])
     assert result["targets_met"] == all(f["meets_target"] for f in result["functions"].values())
@@ -58,6 +62,15 @@ def test_every_template_function_has_a_representative_event():
         if spec["Type"] == "AWS::Serverless::Function"
     }
     assert folders and all(hasattr(bench_coldstart.Meeting, f"_{folder}") for folder in folders)
+
+
+def test_only_what_a_deployment_ships_can_be_imported():
+    shipped = bench_coldstart.deployed_distributions()
+    assert {"boto3", "botocore", "aws-lambda-powertools", "pydantic", "jinja2", "fpdf2", "fonttools"} <= shipped
+    assert not {"moto", "cryptography", "pytest", "reportlab", "cme-credit-pipeline"} & shipped
+    blocked = set(bench_coldstart.not_deployed())
+    assert {"moto", "cryptography", "pytest", "reportlab", "cme_local"} <= blocked
+    assert not {"cme", "boto3", "botocore", "fpdf", "fontTools", "PIL", "pydantic", "jinja2"} & blocked
 
 
 def test_import_trace_summary_counts_each_module_once():

@@ -114,7 +114,7 @@ def test_a_scan_the_index_has_not_caught_up_with_is_covered_by_its_own_consumer(
     assert [s["session_id"] for s in learners.learner_view(morning, "B-1002", "https://x")["sessions"]] == []
 
     stack.set_clock(datetime.fromisoformat(at("09:31")))
-    monkeypatch.setattr(store, "badges_with_entries_in", lambda *args, **kwargs: set())
+    monkeypatch.setattr(store, "room_scans", lambda *args, **kwargs: {})
     attendance.finalize_session(morning, "S1")
     view = learners.learner_view(morning, "B-1002", "https://x")
     assert [(s["session_id"], s["minutes"]) for s in view["sessions"]] == [("S1", 90)]

@@ -64,6 +64,35 @@ def test_scheduled_session_ends_finalize_worked_example_1(finalized):
     assert store.finalized_sessions(finalized) == {"S1", "S2", "S4"}
 
 
+def test_finalization_reads_the_scans_only_of_attendees_who_can_overlap_the_session(finalized, handlers, stack):
+    """S4 (Hall-A, 09:45) after example 1's morning: the 07:50 entries covered S1 only, so neither
+    learner's scans are read for it; B-1003 stayed until an exit at 10:45 (example 5) and is."""
+    from cme.adapters import store
+    from cme.domain.credit import session_attendance
+    from cme.service import attendance
+
+    stay = [scan("x1", "B-1003", "Hall-A", "08:00"), scan("x2", "B-1003", "Hall-A", "10:45", direction="exit")]
+    status, body, _ = handlers.scans({"activity_id": finalized, "scans": stay}, token=stack.scanner_token)
+    assert status == 200 and [r["status"] for r in body["results"]] == ["accepted", "accepted"]
+    stack.settle()
+    read = []
+    scans_of = store.scans_of
+
+    def counted(activity_id, badge_id):
+        read.append(badge_id)
+        return scans_of(activity_id, badge_id)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "scans_of", counted)
+        assert attendance.finalize_session(finalized, "S4") == {"finalized": True, "attendees": 2}
+    activity = store.get_activity(finalized)
+    assert sorted(read) == ["B-1003", "F1"]  # the stayer and the session's faculty
+    for badge in ("B-1001", "B-1002", "B-1003"):
+        expected = session_attendance(activity, badge, store.scans_of(finalized, badge), only={"S4"})
+        assert {k: v for k, v in store.attendance_of(finalized, badge).items() if k == "S4"} == expected
+    assert store.attendance_of(finalized, "B-1003")["S4"].seconds == 60 * 60
+
+
 def test_session_ended_delivered_twice_and_late_changes_nothing(finalized, stack):
     from cme.adapters import store
 

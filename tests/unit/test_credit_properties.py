@@ -30,7 +30,7 @@ from cme.domain.models import (
     from_quarters,
     to_quarters,
 )
-from cme.domain.presence import walk_presence
+from cme.domain.presence import may_be_present, walk_presence
 from strategies import (
     BADGES,
     DAY_START,
@@ -215,3 +215,18 @@ def test_claims_never_exceed_what_is_claimable_nor_the_activity_totals(
     # With every evaluation in, what is claimable is exactly the activity total.
     unlocked = claimable(activity, attendance, everything, types)
     assert claimable_totals(activity, attendance, unlocked) == full
+
+
+@PROPERTY_SETTINGS
+@given(agenda=agendas_with_scans() | short_sessions_with_scans(), badge=BADGES)
+def test_finalization_never_leaves_out_an_attendee_who_has_a_row(
+    agenda: tuple[Activity, list[DoorScan]], badge: str
+) -> None:
+    """Finalization reads the scans only of attendees whose scans in the session's room can overlap it
+    (and of its faculty): every attendee the rules give a row for that session is among them."""
+    activity, stream = agenda
+    attended = session_attendance(activity, badge, stream)
+    for session in activity.sessions:
+        in_room = [(s.at, s.direction) for s in stream if s.room == session.room]
+        if session.session_id in attended and badge not in session.faculty:
+            assert may_be_present(activity, session, in_room), session.session_id

@@ -385,21 +385,25 @@ def scans_of(activity_id: str, badge_id: str) -> list[DoorScan]:
     return [scan_from_item(item) for item in items]
 
 
-def badges_with_entries_in(activity_id: str, room: str, before: int) -> set[str]:
-    """Attendees with a scan in `room` before `before` (epoch seconds): the candidates of a session."""
+def room_scans(activity_id: str, room: str) -> dict[str, list[tuple[int, str]]]:
+    """Every scan in `room`, as (at, direction) by badge: what finalization picks its candidates from
+    (one query per index shard, rather than one per attendee who ever entered the room)."""
 
-    def shard_badges(k: int) -> set[str]:
-        return {
-            str(item["badge_id"])
-            for item in _query_all(
+    def shard_scans(k: int) -> list[dict[str, Any]]:
+        return list(
+            _query_all(
                 IndexName="GSI1",
-                KeyConditionExpression=Key("GSI1PK").eq(f"ACT#{activity_id}#ROOM#{room}#{k}")
-                & Key("GSI1SK").lt(f"{before:012d}"),
-                ProjectionExpression="badge_id",
+                KeyConditionExpression=Key("GSI1PK").eq(f"ACT#{activity_id}#ROOM#{room}#{k}"),
+                ProjectionExpression="badge_id, #at, direction",
+                ExpressionAttributeNames={"#at": "at"},
             )
-        }
+        )
 
-    return set().union(*map_io(shard_badges, range(SHARDS)))
+    found: dict[str, list[tuple[int, str]]] = {}
+    for items in map_io(shard_scans, range(SHARDS)):
+        for item in items:
+            found.setdefault(str(item["badge_id"]), []).append((int(item["at"]), str(item["direction"])))
+    return found
 
 
 def put_live(activity_id: str, badge_id: str, live: dict[str, Any]) -> None:

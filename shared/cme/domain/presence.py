@@ -100,6 +100,29 @@ def covered_sessions(room_sessions: Sequence[Session], at: int, lookahead_second
     return [s for s in (in_progress, upcoming) if s is not None]
 
 
+def may_be_present(activity: Activity, session: Session, room_scans: Iterable[tuple[int, str]]) -> bool:
+    """Whether an attendee whose scans in `session`'s room are `room_scans` ((at, direction) pairs) can
+    have a presence there that overlaps the session, before the rest of their scans is read.
+
+    Every presence starts with an entry into the room (§1.3). One not closed by an exit ends at its
+    cover end at the latest (§1.4), so it overlaps the session only if its entry came before the
+    session's end and its cover end after the session's start; one closed by an exit ends at that exit,
+    which then comes after the session's start. An attendee with neither has no second in the session,
+    and no presence overlapping it that earns nothing, so the rules give them no attendance row there.
+    True does not mean present: an entry elsewhere may cut the presence short."""
+    room_sessions = sessions_by_room(activity).get(session.room, [])
+    lookahead_seconds = activity.policy.lookahead_minutes * 60
+    for at, direction in room_scans:
+        if direction == "exit":
+            if at > session.start:
+                return True
+        elif at < session.end:
+            covered = covered_sessions(room_sessions, at, lookahead_seconds)
+            if covered and max(s.end for s in covered) > session.start:
+                return True
+    return False
+
+
 @dataclass(frozen=True)
 class _OpenPresence:
     room: str

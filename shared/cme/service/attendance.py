@@ -27,7 +27,7 @@ from cme.adapters import store
 from cme.concurrency import map_io
 from cme.domain.credit import session_attendance
 from cme.domain.models import Activity, DoorScan, SessionAttendance
-from cme.domain.presence import walk_presence
+from cme.domain.presence import may_be_present, walk_presence
 from cme.observability import logger
 
 ENDING_GRACE = 60
@@ -62,7 +62,13 @@ def finalize_session(activity_id: str, session_id: str) -> dict[str, Any]:
         return {"finalized": False, "attendees": 0}
     run_id = uuid.uuid4().hex
     store.begin_finalization(activity_id, session_id, run_id=run_id, at=clock.iso(clock.now()))
-    candidates = store.badges_with_entries_in(activity_id, session.room, before=session.end) | set(session.faculty)
+    # Only those whose scans in the room can overlap the session have their scans read (a plenary hall's
+    # later sessions would otherwise read everyone who entered it earlier in the meeting).
+    candidates = {
+        badge_id
+        for badge_id, scans in store.room_scans(activity_id, session.room).items()
+        if may_be_present(activity, session, scans)
+    } | set(session.faculty)
     badges = sorted(candidates)
     scan_sets = map_io(lambda badge: store.scans_of(activity_id, badge), badges)
     rows: list[tuple[str, SessionAttendance, int]] = []

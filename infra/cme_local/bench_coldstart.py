@@ -557,6 +557,21 @@ def not_deployed() -> list[str]:
     )
 
 
+def deployed_only() -> str:
+    """Python source that, run first in a process, makes what no deployment ships unimportable there
+    (for the other benches' child processes; the cold-start runner reads the same list from a file)."""
+    return (
+        "import sys as _sys\n"
+        f"_NOT_DEPLOYED = frozenset({not_deployed()!r})\n"
+        "class _NotDeployed:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] in _NOT_DEPLOYED:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r} (not deployed)', name=name)\n"
+        "        return None\n"
+        "_sys.meta_path.insert(0, _NotDeployed())\n"
+    )
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 

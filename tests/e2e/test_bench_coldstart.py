@@ -4,6 +4,8 @@ never their speed."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -71,6 +73,16 @@ def test_only_what_a_deployment_ships_can_be_imported():
     blocked = set(bench_coldstart.not_deployed())
     assert {"moto", "cryptography", "pytest", "reportlab", "cme_local"} <= blocked
     assert not {"cme", "boto3", "botocore", "fpdf", "fontTools", "PIL", "pydantic", "jinja2"} & blocked
+    # The same restriction for the other benches' child processes (the certificates bench's import).
+    probe = (
+        "import sys, fpdf\n"
+        "assert 'cryptography' not in sys.modules, 'fpdf2 found cryptography'\n"
+        "try:\n    import moto\nexcept ModuleNotFoundError:\n    print('refused')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", bench_coldstart.deployed_only() + probe], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "refused"
 
 
 def test_import_trace_summary_counts_each_module_once():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -257,3 +258,16 @@ def answers(**overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return base
+
+
+@dataclass
+class LambdaContext:
+    """The fields of Lambda's context object that the handlers and Powertools read."""
+
+    function_name: str = "cme-function"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = "req-1"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"

@@ -3,20 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from builders import eventbridge_event, sqs_event
+from builders import LambdaContext, eventbridge_event, sqs_event
 from cme import cache
 from cme.consumers import grouped_sqs_event_consumer, sqs_event_consumer, typed_sqs_event_consumer
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "consumer"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:consumer"
-    aws_request_id: str = "req-1"
 
 
 def _agenda_reader() -> tuple[list[str], Any]:
@@ -39,9 +30,9 @@ def test_the_records_of_one_invocation_share_a_read_and_the_next_invocation_read
     seen = []
     handler = sqs_event_consumer("ClaimRecorded", lambda d: seen.append(agenda(d["activity_id"])))
     event = _batch("ClaimRecorded", *({"activity_id": "asa-2027", "badge_id": f"B-{n}"} for n in range(10)))
-    assert handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert handler(event, LambdaContext()) == {"batchItemFailures": []}
     assert reads == ["asa-2027"] and len(seen) == 10
-    handler(event, FakeContext())
+    handler(event, LambdaContext())
     assert reads == ["asa-2027", "asa-2027"]
     agenda("asa-2027")  # outside an invocation: a plain read
     assert len(reads) == 3
@@ -57,7 +48,7 @@ def test_a_consumer_of_several_event_types_shares_reads_per_activity():
         eventbridge_event("CertificateResendRequested", {"activity_id": "asa-2027"}),
         eventbridge_event("CertificateIssued", {"activity_id": "acc-2027"}),
     )
-    assert handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert handler(event, LambdaContext()) == {"batchItemFailures": []}
     assert sorted(reads) == ["acc-2027", "asa-2027"]
 
 
@@ -72,5 +63,5 @@ def test_groups_handled_at_once_read_the_agenda_once():
         "CheckInScanned",
         *({"activity_id": "asa-2027", "scan": {"badge_id": f"B-{n % 8}", "scan_id": f"s{n}"}} for n in range(24)),
     )
-    assert handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert handler(event, LambdaContext()) == {"batchItemFailures": []}
     assert reads == ["asa-2027"]  # eight groups on the I/O pool, one read

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from builders import stream_event
+from builders import LambdaContext, stream_event
 from cme.config import settings
 from cme.service.outbox import entry, event_for_change
 
@@ -296,14 +295,6 @@ def test_the_entry_is_an_eventbridge_put_events_entry_from_source_cme() -> None:
 # ---- the stream handler ----------------------------------------------------------------------------
 
 
-@dataclass
-class FakeContext:
-    function_name: str = "stream-outbox"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:stream-outbox"
-    aws_request_id: str = "req-1"
-
-
 class FakeEvents:
     """put_events that records each call; `fail` names (call index, entry index) pairs to fail,
     `raise_on` call indexes that raise."""
@@ -357,7 +348,7 @@ def _run(app: ModuleType, monkeypatch: pytest.MonkeyPatch, fake: FakeEvents, eve
         return fake
 
     monkeypatch.setattr(app, "client", client)
-    result = app.handler(event, FakeContext())
+    result = app.handler(event, LambdaContext("stream-outbox"))
     assert set(services) <= {"events"}
     return result
 

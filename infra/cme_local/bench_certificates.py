@@ -695,17 +695,12 @@ def _issuer_env() -> dict[str, str]:
     return env
 
 
-@cache
-def _deployed_only() -> str:
-    from cme_local.bench_coldstart import deployed_only
-
-    return deployed_only()
-
-
 def _child(code: str, *flags: str) -> tuple[dict[str, Any], str]:
     """`code` in a fresh process that can import only what a deployment ships (as the cold-start bench's)."""
+    from cme_local.bench_coldstart import deployed_only
+
     done = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, *flags, "-c", _deployed_only() + code],
+        [sys.executable, *flags, "-c", deployed_only() + code],
         cwd=ISSUER_DIR,
         env=_issuer_env(),
         capture_output=True,

@@ -58,6 +58,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -106,20 +107,6 @@ class Context:
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
-
-with open(sys.argv[-1]) as file:
-    not_deployed = frozenset(json.load(file))
-
-class NotDeployed:
-    \"\"\"What a deployment package does not hold cannot be imported (as on Lambda).\"\"\"
-
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in not_deployed:
-            raise ModuleNotFoundError(f"No module named {name!r} (not deployed)", name=name)
-        return None
-
-
-sys.meta_path.insert(0, NotDeployed())
 
 kind = sys.argv[1]
 start = time.perf_counter()
@@ -477,7 +464,7 @@ def _spawn(argv: list[str], cwd: Path, env: dict[str, str], flags: tuple[str, ..
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     spawned = time.monotonic()
     done = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, *flags, "-c", _RUNNER, *argv],
+        [sys.executable, *flags, "-c", deployed_only() + _RUNNER, *argv],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -557,9 +544,10 @@ def not_deployed() -> list[str]:
     )
 
 
+@cache
 def deployed_only() -> str:
     """Python source that, run first in a process, makes what no deployment ships unimportable there
-    (for the other benches' child processes; the cold-start runner reads the same list from a file)."""
+    (every child process of the cold-start and certificates benches starts with it)."""
     return (
         "import sys as _sys\n"
         f"_NOT_DEPLOYED = frozenset({not_deployed()!r})\n"
@@ -590,21 +578,19 @@ def bench_coldstart(processes: int = 7, functions: Iterable[str] | None = None) 
             raise ValueError(f"no such function or no representative event: {', '.join(unknown)}")
         baseline_env = _environment(stack, None)
         with tempfile.TemporaryDirectory(prefix="cme-coldstart-") as scratch:
-            blocked = Path(scratch, "not-deployed.json")
-            blocked.write_text(json.dumps(not_deployed()))
 
             def run(name: str, round_: int, flags: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
                 if name == "baseline":
-                    return _spawn(["baseline", str(blocked)], ROOT, baseline_env, flags)
+                    return _spawn(["baseline"], ROOT, baseline_env, flags)
                 if name.startswith(_FLOOR):
                     needs = Path(scratch, f"{name}.json")
-                    return _spawn(["floor", str(needs), str(blocked)], ROOT, baseline_env, flags)
+                    return _spawn(["floor", str(needs)], ROOT, baseline_env, flags)
                 spec = specs[name]
                 env = _environment(stack, spec)
                 env["CME_NOW"] = meeting.tick()
                 path = Path(scratch, f"{name}-{round_}.json")
                 path.write_text(json.dumps(meeting.event(name, round_)))
-                argv = [spec.folder, str(path), str(SHARED), str(spec.memory), str(spec.timeout), str(blocked)]
+                argv = [spec.folder, str(path), str(SHARED), str(spec.memory), str(spec.timeout)]
                 return _spawn(argv, ROOT / "functions" / spec.folder, env, flags)
 
             run("baseline", -1)

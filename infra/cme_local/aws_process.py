@@ -50,10 +50,17 @@ def pending() -> dict[str, Any]:
             count = len(shard.items)
             last = str(shard.starting_sequence_number + count - 1) if count else None
             streams[f"{table.table_arn}/stream/{table.latest_stream_label}"] = last
+    groups = get_backend("scheduler")[ACCOUNT][REGION].schedule_groups
     return {
         "queues": {name: len(queue.messages) for name, queue in list(queues.items())},
         "streams": streams,  # stream ARN -> the last record's sequence number (None: no record yet)
         "sent_mail": len(get_backend("ses")[ACCOUNT][REGION].sent_messages),
+        # group -> each schedule's name and last change: the scheduler poller lists a group again only
+        # when this moved
+        "schedules": {
+            name: sorted([s.name, s.last_modified_date] for s in list(group.schedules.values()))
+            for name, group in list(groups.items())
+        },
     }
 
 

@@ -70,6 +70,51 @@ class _QueryCopy:
         return copy.deepcopy(value, memo)
 
 
+# ---- projections ---------------------------------------------------------------------------------------
+# A ProjectionExpression makes moto convert the whole item to plain JSON once per projected name, for
+# every item found (a scan set's four names: four conversions an item). When every name is a top-level
+# attribute (no path, no list index), one conversion gives the same answer: each name picks its own
+# top-level key, so the picks never overlap. Anything else goes to moto's own projection.
+_original_project: Any = None
+
+
+def _project(self: Any, projection_expressions: list[list[str]]) -> Any:
+    if not all(len(path) == 1 and "[" not in path[0] for path in projection_expressions):
+        return _original_project(self, projection_expressions)
+    from moto.dynamodb.models.dynamo_type import Item, serializer
+
+    regular = self.to_regular_json()
+    picked = {path[0]: regular[path[0]] for path in projection_expressions if path[0] in regular}
+    return Item(hash_key=self.hash_key, range_key=self.range_key, attrs=serializer.serialize(picked)["M"])
+
+
+def _fast_project() -> None:
+    global _original_project
+    from moto.dynamodb.models.dynamo_type import Item
+
+    if _original_project is None:
+        _original_project = Item.project
+        Item.project = _project  # type: ignore[method-assign]
+
+
+# ---- actions -------------------------------------------------------------------------------------------
+# Every request asks `inspect.getmembers` for the names of its response class's functions (about a
+# hundred for DynamoDB's) to check that the action is one of them. A class's functions do not change
+# while the server runs: list them once per class.
+_original_method_names: Any = None
+
+
+def _memoize_method_names() -> None:
+    global _original_method_names
+    from functools import cache
+
+    from moto.core import responses
+
+    if _original_method_names is None:
+        _original_method_names = responses.method_names_from_class
+        responses.method_names_from_class = cache(_original_method_names)
+
+
 # ---- EventBridge -------------------------------------------------------------------------------------
 # moto builds each target's input with jsonpath_ng, whose `parse` constructs a fresh PLY parser per
 # expression, per target, per event (about 10 ms an event). The parsed expressions are immutable: keep
@@ -160,6 +205,8 @@ def apply() -> None:
     _memoize_jsonpath()
     _memoize_backend_for_host()
     _fast_sqs_send()
+    _fast_project()
+    _memoize_method_names()
     if Table.query is not _query:
         Table.all_items = _all_items  # type: ignore[method-assign]
         Table.query = _query  # type: ignore[method-assign]
@@ -243,6 +290,7 @@ def restore() -> None:
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
     global _original_jsonpath_parse, _original_backend_for_host, _original_send_message
+    global _original_project, _original_method_names
     import jsonpath_ng.ext
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.sqs.models import Queue, SQSBackend
@@ -252,6 +300,17 @@ def restore() -> None:
         SQSBackend.send_message = _original_send_message  # type: ignore[method-assign]
         SQSBackend.is_message_valid_based_on_retention_period = _original_within_retention  # type: ignore[method-assign]
         _original_send_message = None
+
+    if _original_project is not None:
+        from moto.dynamodb.models.dynamo_type import Item
+
+        Item.project = _original_project  # type: ignore[method-assign]
+        _original_project = None
+    if _original_method_names is not None:
+        from moto.core import responses
+
+        responses.method_names_from_class = _original_method_names
+        _original_method_names = None
 
     if _original_backend_for_host is not None:
         DomainDispatcherApplication.get_backend_for_host = _original_backend_for_host  # type: ignore[method-assign]

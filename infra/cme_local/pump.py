@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -288,10 +289,15 @@ class StreamPoller:
 class Scheduler:
     """Fires one-time `at()` schedules of the session-end group when the local clock reaches them."""
 
-    def __init__(self, clients: Any, group: str):
+    def __init__(self, clients: Any, group: str, holds: Callable[[], Any] | None = None):
+        """`holds`, if given, answers what the group holds now (its schedules' names and last changes,
+        from the local AWS): the group is listed again only when that answer moved, instead of at every
+        clock move."""
         self.scheduler = clients("scheduler")
         self.events = clients("events")
         self.group = group
+        self.holds = holds
+        self._listed: tuple[Any, list[dict[str, Any]]] | None = None
         self.fired = 0
         self._details: dict[str, tuple[str, datetime, dict[str, Any]]] = {}
         self._last_now: datetime | None = None
@@ -349,6 +355,24 @@ class Scheduler:
         return fired
 
     def _list(self) -> list[dict[str, Any]]:
+        mark = self._holds()
+        if mark is not None and self._listed is not None and self._listed[0] == mark:
+            return self._listed[1]
+        found = self._list_group()
+        # The mark was read before the list: a change between the two lists the group once more.
+        self._listed = (mark, found) if mark is not None else None
+        return found
+
+    def _holds(self) -> Any:
+        if self.holds is None:
+            return None
+        try:
+            return self.holds()
+        except (OSError, ValueError, KeyError) as error:
+            _log_failure(error, "could not look at the schedule group; listing it")
+            return None
+
+    def _list_group(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         request: dict[str, Any] = {"GroupName": self.group}
         while True:
@@ -439,7 +463,8 @@ class Pump:
         self.pending = pending
         self.queues = [QueuePoller(m, host, clients) for m in wiring.queues]
         self.streams = [StreamPoller(m, host, clients) for m in wiring.streams]
-        self.scheduler = Scheduler(clients, schedule_group)
+        holds = (lambda: self.pending()["schedules"].get(schedule_group)) if pending is not None else None
+        self.scheduler = Scheduler(clients, schedule_group, holds)
         self.mail_events = (
             MailEventPublisher(wiring.mail_event_destinations, clients, sent_mail) if sent_mail is not None else None
         )

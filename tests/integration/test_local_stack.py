@@ -115,6 +115,41 @@ def test_schedules_fire_when_the_clock_reaches_them(stack, handlers, activity_id
     assert store.finalized_sessions(activity_id) == {"S1", "S2", "S4"}
 
 
+def test_clock_moves_list_the_schedule_group_only_after_it_changed(stack, handlers, activity_id, clock):
+    """Each clock move looks for due schedules. The local AWS says what the group holds, so the group is
+    listed again only when that moved (a schedule made, changed or fired), not at every move."""
+    from cme.adapters import store
+    from cme.adapters.aws import client
+
+    clock("2027-10-14T07:00:00-05:00")
+    handlers.put_activity(activity_id, worked_example_activity())
+    stack.settle()
+    lists: list[str] = []
+
+    def count(**_):
+        lists.append("ListSchedules")
+
+    scheduler = client("scheduler")  # the pump's scheduler poller's client
+    scheduler.meta.events.register("before-call.scheduler.ListSchedules", count)
+    try:
+        for minute in range(1, 7):  # nothing due, the group unchanged
+            clock(f"2027-10-14T07:{minute:02d}:00-05:00")
+        quiet = len(lists)
+        clock("2027-10-14T09:30:00-05:00")  # S1's schedule is due: fired, then deleted
+        stack.settle()
+        assert store.finalized_sessions(activity_id) == {"S1"}
+        fired = len(lists)
+        clock("2027-10-14T09:31:00-05:00")  # the group moved (S1's schedule is gone): listed again
+        clock("2027-10-14T09:32:00-05:00")
+    finally:
+        scheduler.meta.events.unregister("before-call.scheduler.ListSchedules", count)
+    assert quiet <= 1, lists
+    assert fired - quiet <= 1 and len(lists) - fired <= 1, lists
+    stack.set_clock(datetime.fromisoformat("2027-10-14T12:00:00-05:00"))
+    stack.settle()
+    assert store.finalized_sessions(activity_id) == {"S1", "S2", "S4"}
+
+
 def test_http_functions_take_turns_while_the_others_run_side_by_side(stack):
     """Powertools keeps the current request on a class attribute all HTTP resolvers of a process share:
     in one process the HTTP functions must not run at once (Lambda gives each its own process). Queue

@@ -82,6 +82,15 @@ QUERIES = [
     {"KeyConditionExpression": Key("PK").eq("P#7"), "Limit": 7},
     {"KeyConditionExpression": Key("PK").eq("P#1"), "FilterExpression": Attr("n").gt(50)},
     {"KeyConditionExpression": Key("PK").eq("P#2"), "ProjectionExpression": "SK, n"},
+    # names some items lack, a name given through ExpressionAttributeNames, and paths (these go to moto's
+    # own projection)
+    {
+        "KeyConditionExpression": Key("PK").eq("P#4"),
+        "ProjectionExpression": "GSK, s, #n",
+        "ExpressionAttributeNames": {"#n": "n"},
+    },
+    {"KeyConditionExpression": Key("PK").eq("P#6"), "ProjectionExpression": "m.a[2].b, SK, m.a[0]"},
+    {"IndexName": "GSI", "KeyConditionExpression": Key("GPK").eq("G#1"), "ProjectionExpression": "PK, absent_name, m"},
     {"KeyConditionExpression": Key("PK").eq("P#404")},
     {"IndexName": "GSI", "KeyConditionExpression": Key("GPK").eq("G#2")},
     {"IndexName": "GSI", "KeyConditionExpression": Key("GPK").eq("G#4") & Key("GSK").lt("0500"), "Limit": 9},
@@ -105,6 +114,34 @@ def test_queries_answer_the_same(table):
     fast = [_all_pages(table, q) for q in QUERIES]
     assert fast == plain
     assert sum(len(p.get("Items", [])) for pages in plain for p in pages) > 100  # the comparison saw data
+
+
+def test_projections_convert_each_item_once_and_actions_are_listed_once_per_class(table, monkeypatch):
+    """What the projection and action speed-ups save: moto converted a found item to plain JSON once per
+    projected name, and listed the response class's functions for every request."""
+    from moto.core import utils
+    from moto.dynamodb.models.dynamo_type import Item
+
+    conversions = []
+    listings = []
+    to_regular_json = Item.to_regular_json
+    getmembers = utils.inspect.getmembers
+    monkeypatch.setattr(Item, "to_regular_json", lambda self: conversions.append(1) or to_regular_json(self))
+    monkeypatch.setattr(utils.inspect, "getmembers", lambda *a, **k: listings.append(1) or getmembers(*a, **k))
+    query = {"KeyConditionExpression": Key("PK").eq("P#2"), "ProjectionExpression": "SK, n, m, s"}
+
+    def run():
+        conversions.clear()
+        listings.clear()
+        items = [table.query(**query)["Items"] for _ in range(3)]
+        return items, len(conversions), len(listings)
+
+    plain_run, fast_run = _without_and_with_speedups(run)
+    (plain, plain_conversions, plain_listings), (fast, fast_conversions, fast_listings) = plain_run, fast_run
+    assert fast == plain and len(plain[0]) > 10
+    assert plain_conversions == 3 * 4 * len(plain[0])
+    assert fast_conversions == 3 * len(plain[0])
+    assert plain_listings == 3 and fast_listings <= 1
 
 
 def test_item_operations_and_stream_records_answer_the_same(table):

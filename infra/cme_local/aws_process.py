@@ -1,7 +1,8 @@
 """The local AWS: moto's server in a process of its own (its work runs on another core than the
-functions'), with the local stack's speed-ups applied and two extra read-only routes: `GET
-/_cme/sent-mail`, the raw messages SES accepted, and `GET /_cme/pending`, what the local pollers would
-find. Prints its port, then serves until killed. Run as `python -m cme_local.aws_process [--port N]`."""
+functions'), with the local stack's speed-ups applied and three extra read-only routes: `GET
+/_cme/sent-mail`, the raw messages SES accepted; `GET /_cme/pending`, what the local pollers would
+find; `GET /_cme/usage`, the requests served and this process's processor time. Prints its port,
+then serves until killed. Run as `python -m cme_local.aws_process [--port N]`."""
 
 from __future__ import annotations
 
@@ -64,12 +65,37 @@ def pending() -> dict[str, Any]:
     }
 
 
+class Usage:
+    """What the local AWS has served: requests by service (from the signature's credential scope) and
+    the processor time of this process, for the demo's summary and the benchmarks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: dict[str, int] = {}
+
+    def count(self, environ: dict[str, Any]) -> None:
+        scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split("/")
+        service = scope[3] if len(scope) > 4 else "unsigned"
+        with self._lock:
+            self.requests[service] = self.requests.get(service, 0) + 1
+
+    def figures(self) -> dict[str, Any]:
+        with self._lock:
+            by_service = dict(sorted(self.requests.items(), key=lambda kv: -kv[1]))
+        return {"requests": sum(by_service.values()), "by_service": by_service, "cpu_seconds": time.process_time()}
+
+
 def application() -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     moto_app = DomainDispatcherApplication(create_backend_app)
+    usage = Usage()
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/_cme/usage":
+            body = json.dumps(usage.figures()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
         if environ.get("PATH_INFO") == "/_cme/pending":
             body = json.dumps(pending()).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -81,6 +107,7 @@ def application() -> Any:
             body = json.dumps({"messages": sent_mail(int(since) if since.isdigit() else 0)}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
+        usage.count(environ)
         return moto_app(environ, start_response)
 
     return app

@@ -16,13 +16,17 @@ median and 95th percentile over 100 scans. Its figures are under the `dashboard_
 serving one representative event) over a fresh process that imports boto3 and makes one client call, against
 the targets. Its figures are under the `coldstart` key.
 
+`demo` (cme_local.bench_demo): `make demo`'s wall time for its default meeting, both processes' processor
+time, the requests the local AWS served, and the local AWS's own floor a request measured in the same run.
+Its figures are under the `demo` key.
+
 `capacity` and `hot_keys` (cme_local.bench_capacity): DynamoDB write and read units per event kind and per
 attendee of the demo conference against the floor, S3/SES/SQS/EventBridge requests per certificate and the cost
 per attendee at list prices; the highest write rate on one partition key when 40,000 attendees' scans arrive
 within a minute. Their figures are under the `capacity` and `hot_keys` keys.
 
-`cme bench --only finalize` / `--only certificates` / `--only latency` / `--only coldstart` / `--only capacity` /
-`--only hot_keys` runs one of them."""
+`cme bench --only finalize` / `--only certificates` / `--only latency` / `--only coldstart` / `--only demo` /
+`--only capacity` / `--only hot_keys` runs one of them."""
 
 from __future__ import annotations
 
@@ -288,7 +292,7 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
 
 def format_table(result: dict[str, Any]) -> str:
     """One row a figure; the finalize figures as they were, the other benchmarks' flattened with dots."""
-    nested = ("certificates", "dashboard_latency", "mail_latency", "coldstart", "capacity", "hot_keys")
+    nested = ("certificates", "dashboard_latency", "mail_latency", "coldstart", "demo", "capacity", "hot_keys")
     rows = [(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in result.items() if k not in nested]
     for key in nested:
         if key in result:
@@ -297,7 +301,7 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-BENCHMARKS = ("finalize", "certificates", "latency", "coldstart", "capacity", "hot_keys")
+BENCHMARKS = ("finalize", "certificates", "latency", "coldstart", "demo", "capacity", "hot_keys")
 
 
 def main(
@@ -311,6 +315,7 @@ def main(
     coldstart_processes: int = 7,
     capacity_attendees: int = 300,
     rush_attendees: int = 40_000,
+    demo_runs: int = 1,
 ) -> dict[str, Any]:
     if only is not None and only not in BENCHMARKS:
         raise ValueError(f"--only: one of {', '.join(BENCHMARKS)}")
@@ -324,6 +329,11 @@ def main(
         from cme_local.bench_coldstart import bench_coldstart
 
         coldstart = bench_coldstart(processes=coldstart_processes)
+    demo = None
+    if only in (None, "demo"):  # the demo's own processes, on a machine no other stack is using
+        from cme_local.bench_demo import bench_demo
+
+        demo = bench_demo(runs=demo_runs)
     result: dict[str, Any] = {}
     if only in (None, "finalize"):
         result.update(bench_finalize(attendees=attendees, repeats=repeats))
@@ -334,6 +344,8 @@ def main(
         result["certificates"] = certificates
     if coldstart is not None:
         result["coldstart"] = coldstart
+    if demo is not None:
+        result["demo"] = demo
     if only in (None, "capacity", "hot_keys"):
         from cme_local.bench_capacity import bench_capacity, bench_hot_keys
 

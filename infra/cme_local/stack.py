@@ -254,6 +254,11 @@ class LocalStack:
         with urllib.request.urlopen(f"{self.aws_endpoint}/_cme/pending", timeout=30) as response:  # noqa: S310
             return dict(json.loads(response.read()))
 
+    def aws_usage(self) -> dict[str, Any]:
+        """What the local AWS has served: `{"requests": n, "by_service": {...}, "cpu_seconds": s}`."""
+        with urllib.request.urlopen(f"{self.aws_endpoint}/_cme/usage", timeout=30) as response:  # noqa: S310
+            return dict(json.loads(response.read()))
+
     def status(self) -> dict[str, Any]:
         return {
             "api_url": self.api_url,

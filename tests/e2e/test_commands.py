@@ -116,6 +116,10 @@ def test_cme_demo_produces_certificates_and_mails_that_agree(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["errors"] == 0
     assert summary["sessions_finalized"] == summary["sessions"] >= 12
+    # Where the time went: both processes' processor time, and the local AWS served at least a write
+    # for each accepted scan.
+    assert summary["cpu_seconds"]["stack"] > 0 and summary["cpu_seconds"]["local_aws"] > 0
+    assert summary["local_aws_requests"] > summary["scans"]["accepted"] > 0
     pdfs = sorted((out / "certificates").glob("*.pdf"))
     mails = sorted((out / "mail").glob("*.eml"))
     assert len(pdfs) == summary["certificates"] == summary["dashboard"]["certificates_issued"] > 0

@@ -150,6 +150,24 @@ def test_clock_moves_list_the_schedule_group_only_after_it_changed(stack, handle
     assert store.finalized_sessions(activity_id) == {"S1", "S2", "S4"}
 
 
+def test_the_local_aws_counts_the_requests_it_serves_by_service(stack):
+    """`/_cme/usage` (the demo's summary and `cme bench --only demo` read it): every AWS request once,
+    under the service its signature names; its own routes are not counted."""
+    from cme.adapters.aws import client
+
+    stack.settle()
+    before = stack.aws_usage()
+    stack.pending()
+    client("sqs").list_queues()
+    client("dynamodb").list_tables()
+    client("dynamodb").describe_table(TableName=stack.environment["TABLE_NAME"])
+    after = stack.aws_usage()
+    assert after["requests"] - before["requests"] == 3
+    assert after["by_service"]["dynamodb"] - before["by_service"].get("dynamodb", 0) == 2
+    assert after["by_service"]["sqs"] - before["by_service"].get("sqs", 0) == 1
+    assert after["cpu_seconds"] > before["cpu_seconds"] > 0
+
+
 def test_http_functions_take_turns_while_the_others_run_side_by_side(stack):
     """Powertools keeps the current request on a class attribute all HTTP resolvers of a process share:
     in one process the HTTP functions must not run at once (Lambda gives each its own process). Queue

@@ -112,6 +112,25 @@ def test_a_certificate_version_is_written_once_and_current_never_moves_back(acti
     assert store.activity_has_certificates(activity_id)
 
 
+def test_the_issuer_and_mailer_reads_take_records_from_two_partitions_at_once(activity_id: str) -> None:
+    """`claim_and_certificate` and `certificate_and_current` are one consistent BatchGetItem each; what is
+    missing comes back as None."""
+    cid = f"C-{activity_id}"
+    assert store.claim_and_certificate(activity_id, BADGE, cid, 1) == (None, None)
+    assert store.certificate_and_current(cid, 1) == (None, None)
+    assert _claim(activity_id, 1, "2027-10-14T12:00:00-05:00")
+    claim, version = store.claim_and_certificate(activity_id, BADGE, cid, 1)
+    assert claim == store.get_claim(activity_id, BADGE) and version is None
+    assert store.put_certificate_version(_certificate(activity_id, cid, 1))
+    assert store.put_certificate_version(_certificate(activity_id, cid, 2))
+    claim, version = store.claim_and_certificate(activity_id, BADGE, cid, 1)
+    assert claim is not None and claim["totals"] == {"AMA_PRA_1": "1.5"}
+    assert version == store.get_certificate(cid, 1)
+    record, current = store.certificate_and_current(cid, 1)
+    assert record == store.get_certificate(cid, 1) and current == 2
+    assert store.certificate_and_current(cid, 3) == (None, 2)
+
+
 def test_mail_state_moves_only_from_the_state_expected(activity_id: str) -> None:
     cid = f"C-{activity_id}"
     # No version, no state: the update never creates an item.

@@ -469,6 +469,48 @@ def test_late_scans_that_raise_credit_let_the_learner_claim_again(finalized, han
     assert store.get_certificate(cid)["credits"] == {"AAPA_1": Decimal("1.25"), "PARTICIPATION": Decimal("1.25")}
 
 
+def test_the_issuer_and_the_mailer_read_their_records_in_one_request(finalized, handlers, stack):
+    """The issuer reads the claim and the certificate version together, the mailer the version and the
+    current pointer together: one BatchGetItem each, no GetItem (each was two GetItems)."""
+    from cme.adapters import store
+    from cme.adapters.aws import document_client
+    from cme.auth import certificate_id
+
+    status, _, _ = _evaluate(handlers, _learner_token(finalized, "B-1001"), {"answers": answers(), "attest": True})
+    assert status == 202
+    stack.settle()
+    cid = certificate_id(finalized, "B-1001")
+    record = store.get_certificate(cid)
+    assert record["version"] == 1 and record["mail_state"] == "sent"
+    detail = {"activity_id": finalized, "badge_id": "B-1001", "version": 1}
+    issued = {**detail, "certificate_id": cid, "s3_key": record["s3_key"], "sha256": record["sha256"]}
+    calls: list[tuple[str, dict]] = []
+
+    def count(event_name, params, **_):
+        calls.append((event_name.rsplit(".", 1)[-1], json.loads(params["body"])))
+
+    events_of = document_client().meta.events
+    events_of.register("before-call.dynamodb", count)
+    try:
+        claim_recorded = sqs_event(eventbridge_event("ClaimRecorded", detail))
+        assert stack.host.invoke("IssueCertificateFunction", claim_recorded) == {"batchItemFailures": []}
+        issuer = list(calls)
+        calls.clear()
+        certificate_issued = sqs_event(eventbridge_event("CertificateIssued", issued))
+        assert stack.host.invoke("SendCertificateMailFunction", certificate_issued) == {"batchItemFailures": []}
+        mailer = list(calls)
+    finally:
+        events_of.unregister("before-call.dynamodb", count)
+    # Both found the work done (a repeated delivery): the issuer re-asserts CURRENT, the mailer sends nothing.
+    assert [op for op, _ in issuer].count("BatchGetItem") == 1 and "GetItem" not in [op for op, _ in issuer]
+    [read] = [body for op, body in mailer if op == "BatchGetItem"]
+    assert [op for op, _ in mailer].count("GetItem") == 0
+    [request] = read["RequestItems"].values()
+    assert request["ConsistentRead"] is True
+    assert sorted(k["SK"]["S"] for k in request["Keys"]) == ["CURRENT", "V#000001"]
+    assert len([m for m in stack.sent_mail() if cid in m["raw"]]) == 1
+
+
 def test_a_batch_of_evaluations_reads_the_activity_once(finalized, handlers, stack):
     from cme.adapters import store
     from cme.adapters.aws import document_client

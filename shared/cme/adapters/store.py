@@ -129,12 +129,12 @@ def _batch_put(items: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def _batch_get(keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+def _batch_get(keys: list[dict[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
     name = settings().table_name
     found: list[dict[str, Any]] = []
     dynamodb = document_client()
     for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {name: {"Keys": keys[start : start + 100]}}
+        request: dict[str, Any] = {name: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}}
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
             found.extend(response["Responses"].get(name, []))
@@ -546,6 +546,18 @@ def get_claim(activity_id: str, badge_id: str) -> dict[str, Any] | None:
     return claim_from_item(item) if item else None
 
 
+def claim_and_certificate(
+    activity_id: str, badge_id: str, certificate_id: str, version: int
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The learner's claim and one version record of their certificate, read together (one consistent
+    request)."""
+    claim_key = {"PK": attendee_pk(activity_id, badge_id), "SK": "CLAIM"}
+    version_key = {"PK": f"CERT#{certificate_id}", "SK": f"V#{version:06d}"}
+    found = {(item["PK"], item["SK"]): item for item in _batch_get([claim_key, version_key], consistent=True)}
+    claim = found.get((claim_key["PK"], claim_key["SK"]))
+    return (claim_from_item(claim) if claim else None), found.get((version_key["PK"], version_key["SK"]))
+
+
 def claim_from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {
         **item,
@@ -619,6 +631,16 @@ def get_certificate(certificate_id: str, version: int | None = None) -> dict[str
         .get("Item")
     )
     return item
+
+
+def certificate_and_current(certificate_id: str, version: int) -> tuple[dict[str, Any] | None, int | None]:
+    """A version record and the number of the current version, read together (one consistent request)."""
+    pk, sk = f"CERT#{certificate_id}", f"V#{version:06d}"
+    found = {
+        item["SK"]: item for item in _batch_get([{"PK": pk, "SK": sk}, {"PK": pk, "SK": "CURRENT"}], consistent=True)
+    }
+    current = found.get("CURRENT")
+    return found.get(sk), int(current["version"]) if current else None
 
 
 def current_certificate_version(certificate_id: str) -> int | None:

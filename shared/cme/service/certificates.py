@@ -30,13 +30,12 @@ def s3_key(activity_id: str, cid: str, version: int) -> str:
 
 
 def issue_certificate(activity_id: str, badge_id: str, version: int) -> dict[str, Any]:
-    claim = store.get_claim(activity_id, badge_id)
+    cid = certificate_id(activity_id, badge_id)
+    claim, existing = store.claim_and_certificate(activity_id, badge_id, cid, version)
     if claim is None or int(claim["version"]) < version:
         raise RuntimeError("claim not visible yet; retry")
     if int(claim["version"]) > version:
         return {"issued": False, "reason": "superseded_by_newer_claim"}
-    cid = certificate_id(activity_id, badge_id)
-    existing = store.get_certificate(cid, version)
     if existing is not None:
         # A retry after a crash between the two writes: make sure CURRENT has moved forward too.
         store.put_certificate_version({k: v for k, v in existing.items() if k not in ("PK", "SK")})

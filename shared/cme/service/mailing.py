@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from cme import clock
 from cme.adapters import blobs, mailer, store
+from cme.concurrency import both
 from cme.config import settings
 from cme.observability import logger
 
@@ -54,11 +55,10 @@ def _download_token(record: dict[str, Any], attendee: Any) -> str:
 def send_certificate_mail(certificate_id: str, version: int, *, resend: bool = False) -> dict[str, Any]:
     """Mail a certificate version at most once per request: the first time it is issued, and again
     only when an organizer asked (`resend`, from the `resend_requested` state)."""
-    record = store.get_certificate(certificate_id, version)
+    record, current = store.certificate_and_current(certificate_id, version)
     if record is None:
         raise RuntimeError("certificate version not visible yet; retry")
-    current = store.current_certificate_version(certificate_id) or version
-    if current > version and not resend:
+    if (current or version) > version and not resend:
         store.set_mail_state(certificate_id, version, "superseded", expect=None)
         return {"sent": False, "reason": "superseded"}
     if record.get("status") == "revoked":
@@ -72,8 +72,9 @@ def send_certificate_mail(certificate_id: str, version: int, *, resend: bool = F
     ):
         return {"sent": False, "reason": "already_handled"}
     tags = {"certificate_id": certificate_id, "version": str(version)}
-    attendee = store.get_attendee(record["activity_id"], record["badge_id"])
-    pdf = blobs.get(record["s3_key"])
+    attendee, pdf = both(
+        lambda: store.get_attendee(record["activity_id"], record["badge_id"]), lambda: blobs.get(record["s3_key"])
+    )
     if attendee is None or hashlib.sha256(pdf).hexdigest() != record["sha256"]:
         store.set_mail_state(
             certificate_id, version, "failed", expect="sending", failure="certificate or learner missing"

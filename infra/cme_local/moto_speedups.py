@@ -49,10 +49,12 @@ def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
     index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
     index_hash = _index_hash(self, index_name, hash_key) if index_name else None
     _scope.value = (self, None if index_name else hash_key, index_hash)
+    _scope.sizes = {}  # the items found are not changed during the query: each one's size once
     try:
         return _original_query(self, hash_key, *args, **kwargs)
     finally:
         _scope.value = None
+        _scope.sizes = None
 
 
 class _QueryCopy:
@@ -95,6 +97,52 @@ def _fast_project() -> None:
     if _original_project is None:
         _original_project = Item.project
         Item.project = _project  # type: ignore[method-assign]
+
+
+# ---- item sizes ----------------------------------------------------------------------------------------
+# moto checks an item against DynamoDB's 400 KB limit as each attribute is set, summing the sizes of all
+# the attributes set before: building an item of n attributes costs n² attribute sizes. Sizes only add
+# up, so the last of those sums (the whole item's size) is over the limit exactly when one of them is:
+# an item is built with one sum. A query asks each item it finds for its size twice (its 1 MB page
+# limit): within a query, a size is worked out once.
+_original_item_init: Any = None
+_original_item_size: Any = None
+_ITEM_SIZE_LIMIT = 405_000  # moto's own figure (LimitedSizeDict)
+
+
+def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    self.hash_key = hash_key
+    self.range_key = range_key
+    built = LimitedSizeDict()
+    for key, value in attrs.items():
+        dict.__setitem__(built, key, DynamoType(value))
+    if sum(bytesize(key) + value.size() for key, value in built.items()) > _ITEM_SIZE_LIMIT:
+        raise ItemSizeTooLarge
+    self.attrs = built
+
+
+def _item_size(self: Any) -> int:
+    sizes = getattr(_scope, "sizes", None)
+    if sizes is None:
+        return int(_original_item_size(self))
+    found = sizes.get(id(self))
+    if found is None:
+        found = sizes[id(self)] = _original_item_size(self)
+    return int(found)
+
+
+def _fast_item_sizes() -> None:
+    global _original_item_init, _original_item_size
+    from moto.dynamodb.models.dynamo_type import Item
+
+    if _original_item_init is None:
+        _original_item_init, _original_item_size = Item.__init__, Item.size
+        Item.__init__ = _item_init  # type: ignore[method-assign]
+        Item.size = _item_size  # type: ignore[method-assign]
 
 
 # ---- actions -------------------------------------------------------------------------------------------
@@ -206,6 +254,7 @@ def apply() -> None:
     _memoize_backend_for_host()
     _fast_sqs_send()
     _fast_project()
+    _fast_item_sizes()
     _memoize_method_names()
     if Table.query is not _query:
         Table.all_items = _all_items  # type: ignore[method-assign]
@@ -290,7 +339,7 @@ def restore() -> None:
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
     global _original_jsonpath_parse, _original_backend_for_host, _original_send_message
-    global _original_project, _original_method_names
+    global _original_project, _original_method_names, _original_item_init, _original_item_size
     import jsonpath_ng.ext
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.sqs.models import Queue, SQSBackend
@@ -306,6 +355,12 @@ def restore() -> None:
 
         Item.project = _original_project  # type: ignore[method-assign]
         _original_project = None
+    if _original_item_init is not None:
+        from moto.dynamodb.models.dynamo_type import Item
+
+        Item.__init__ = _original_item_init  # type: ignore[method-assign]
+        Item.size = _original_item_size  # type: ignore[method-assign]
+        _original_item_init = _original_item_size = None
     if _original_method_names is not None:
         from moto.core import responses
 

@@ -144,6 +144,39 @@ def test_projections_convert_each_item_once_and_actions_are_listed_once_per_clas
     assert plain_listings == 3 and fast_listings <= 1
 
 
+def test_the_item_size_limit_holds_as_in_moto_with_one_sum_an_item(table, monkeypatch):
+    """moto refuses an item over its 400 KB limit the same with the speed-ups, which size an item once
+    instead of once per attribute set (and each found item once a query instead of twice)."""
+    from botocore.exceptions import ClientError
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    sizes = []
+    size = DynamoType.size
+    monkeypatch.setattr(DynamoType, "size", lambda self: sizes.append(1) or size(self))
+    wide = {f"a{n:02d}": f"value {n}" for n in range(40)}
+
+    def run():
+        sizes.clear()
+        answers = []
+        for n, filler in enumerate((403_000, 404_990, 405_100)):  # under, at the edge, over moto's limit
+            try:
+                table.put_item(Item={"PK": "BIG", "SK": f"{n}", "blob": "x" * filler})
+                answers.append("stored")
+            except ClientError as error:
+                answers.append(error.response["Error"]["Message"])
+        put_sizes = len(sizes)
+        table.put_item(Item={"PK": "WIDE", "SK": "0", **wide})
+        wide_sizes = len(sizes) - put_sizes
+        sizes.clear()
+        found = table.query(KeyConditionExpression=Key("PK").eq("P#3"))["Items"]
+        return answers, wide_sizes, len(sizes), len(found)
+
+    (plain, plain_wide, plain_query, found), (fast, fast_wide, fast_query, _) = _without_and_with_speedups(run)
+    assert fast == plain and plain[0] == "stored" and "size" in plain[2]
+    assert plain_wide > 10 * fast_wide  # n² attribute sizes against n
+    assert found > 10 and fast_query * 2 <= plain_query
+
+
 def test_item_operations_and_stream_records_answer_the_same(table):
     client = table.meta.client
     streams = boto3.client("dynamodbstreams", region_name="us-east-1")

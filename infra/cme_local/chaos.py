@@ -63,7 +63,9 @@ class FaultInjector:
 
     def __init__(self, settings: ChaosSettings):
         self.settings = settings
-        self._random = random.Random(settings.seed)
+        # One stream of draws per service: which of a service's calls fail depends only on the seed and
+        # that service's own calls, not on how other services' calls from other threads interleave.
+        self._streams: dict[str, random.Random] = {}
         self._lock = threading.Lock()
         self.injected: Counter[str] = Counter()  # "service.kind" -> count
         self.calls: Counter[str] = Counter()  # service -> calls seen inside functions
@@ -79,9 +81,12 @@ class FaultInjector:
     def uninstall(self, session: Any) -> None:
         session.events.unregister("before-send", self._before_send)
 
-    def _draw(self) -> tuple[bool, str]:
+    def _draw(self, service: str) -> tuple[bool, str]:
         with self._lock:
-            return self._random.random() < self.settings.fault_rate, self._random.choice(KINDS)
+            stream = self._streams.get(service)
+            if stream is None:
+                stream = self._streams[service] = random.Random(f"{self.settings.seed}:{service}")
+            return stream.random() < self.settings.fault_rate, stream.choice(KINDS)
 
     def _before_send(self, request: Any, **kwargs: Any) -> AWSResponse | None:
         if IN_FUNCTION.get() is None:
@@ -91,7 +96,7 @@ class FaultInjector:
             return None
         with self._lock:
             self.calls[service] += 1
-        hit, kind = self._draw()
+        hit, kind = self._draw(service)
         if not hit:
             return None
         with self._lock:

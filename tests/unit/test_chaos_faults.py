@@ -49,3 +49,22 @@ def test_an_injected_error_parses_to_its_code(service: str, kind: str) -> None:
         CALLS[service](client)
     assert raised.value.response["Error"]["Code"] == code
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+
+
+def test_a_services_faults_depend_on_the_seed_and_its_own_calls_only() -> None:
+    """Which of S3's calls fail must not change with how many DynamoDB calls other threads made in
+    between: a small chaos meeting then faults each service the same way on every run."""
+    from cme_local.chaos import ChaosSettings, FaultInjector
+
+    settings = ChaosSettings(fault_rate=0.1, seed=11)
+    alone, interleaved = FaultInjector(settings), FaultInjector(settings)
+    s3_alone = [alone._draw("s3") for _ in range(40)]
+    s3_interleaved = []
+    for n in range(40):
+        for _ in range(n % 7):
+            interleaved._draw("dynamodb")
+        s3_interleaved.append(interleaved._draw("s3"))
+    assert s3_interleaved == s3_alone
+    assert any(hit for hit, _ in s3_alone) and not all(hit for hit, _ in s3_alone)
+    other_seed = FaultInjector(ChaosSettings(fault_rate=0.1, seed=12))
+    assert [other_seed._draw("s3") for _ in range(40)] != s3_alone

@@ -145,6 +145,43 @@ def _fast_item_sizes() -> None:
         Item.size = _item_size  # type: ignore[method-assign]
 
 
+# ---- answers ------------------------------------------------------------------------------------------
+# Every DynamoDB answer goes through moto's `dynamo_to_dict`, which asks each node of each item, strings
+# included, whether it is a date, a DynamoType, has a `to_json` or is a dict or list. Plain dicts and
+# lists, and the attribute types whose values come back as they are (S, N, BOOL, NULL, M and L around
+# them), are converted directly; anything else is moto's own conversion.
+_original_dynamo_to_dict: Any = None
+_AS_THEY_ARE = frozenset({"S", "N", "BOOL", "NULL"})
+
+
+def _dynamo_to_dict(obj: Any) -> Any:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    kind = type(obj)
+    if kind is dict:
+        return {key: _dynamo_to_dict(value) for key, value in obj.items()}
+    if kind is list:
+        return [_dynamo_to_dict(value) for value in obj]
+    if kind is DynamoType:
+        value = obj.value
+        if obj.type in _AS_THEY_ARE and type(value) in (str, bool):
+            return {obj.type: value}
+        if obj.type in ("M", "L") and type(value) in (dict, list):
+            return {obj.type: _dynamo_to_dict(value)}
+    if kind is str or kind is bool or kind is int or kind is float or obj is None:
+        return obj
+    return _original_dynamo_to_dict(obj)
+
+
+def _fast_answers() -> None:
+    global _original_dynamo_to_dict
+    from moto.dynamodb import responses
+
+    if _original_dynamo_to_dict is None:
+        _original_dynamo_to_dict = responses.dynamo_to_dict
+        responses.dynamo_to_dict = _dynamo_to_dict
+
+
 # ---- actions -------------------------------------------------------------------------------------------
 # Every request asks `inspect.getmembers` for the names of its response class's functions (about a
 # hundred for DynamoDB's) to check that the action is one of them. A class's functions do not change
@@ -255,6 +292,7 @@ def apply() -> None:
     _fast_sqs_send()
     _fast_project()
     _fast_item_sizes()
+    _fast_answers()
     _memoize_method_names()
     if Table.query is not _query:
         Table.all_items = _all_items  # type: ignore[method-assign]
@@ -340,6 +378,7 @@ def restore() -> None:
 
     global _original_jsonpath_parse, _original_backend_for_host, _original_send_message
     global _original_project, _original_method_names, _original_item_init, _original_item_size
+    global _original_dynamo_to_dict
     import jsonpath_ng.ext
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
     from moto.sqs.models import Queue, SQSBackend
@@ -361,6 +400,11 @@ def restore() -> None:
         Item.__init__ = _original_item_init  # type: ignore[method-assign]
         Item.size = _original_item_size  # type: ignore[method-assign]
         _original_item_init = _original_item_size = None
+    if _original_dynamo_to_dict is not None:
+        from moto.dynamodb import responses as dynamodb_responses
+
+        dynamodb_responses.dynamo_to_dict = _original_dynamo_to_dict
+        _original_dynamo_to_dict = None
     if _original_method_names is not None:
         from moto.core import responses
 

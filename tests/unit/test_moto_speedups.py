@@ -3,6 +3,7 @@ queries, pages and stream records come back with and without them."""
 
 from __future__ import annotations
 
+import base64
 import os
 import random
 from datetime import datetime
@@ -277,3 +278,66 @@ def test_receive_keeps_moto_retention_rule():
 
     plain, fast = _without_and_with_speedups(receive_after_ageing)
     assert fast == plain == ["new"]
+
+
+def _wire_values():
+    """DynamoDB attribute values in wire form, nested, of every type."""
+    from hypothesis import strategies as st
+
+    text = st.text(max_size=8)
+    number = st.integers(-(10**6), 10**6).map(str)
+    binary = st.binary(max_size=8).map(lambda b: base64.b64encode(b).decode())
+    scalars = st.one_of(
+        text.map(lambda v: {"S": v}),
+        number.map(lambda v: {"N": v}),
+        st.booleans().map(lambda v: {"BOOL": v}),
+        st.just({"NULL": True}),
+        binary.map(lambda v: {"B": v}),
+        st.lists(text, min_size=1, max_size=3, unique=True).map(lambda v: {"SS": v}),
+        st.lists(number, min_size=1, max_size=3, unique=True).map(lambda v: {"NS": v}),
+        st.lists(binary, min_size=1, max_size=3, unique=True).map(lambda v: {"BS": v}),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3).map(lambda v: {"L": v}),
+            st.dictionaries(text, inner, max_size=3).map(lambda v: {"M": v}),
+        ),
+        max_leaves=12,
+    )
+
+
+def test_answers_convert_as_moto_converts_them():
+    """The direct conversion of DynamoDB answers gives what moto's own does, for every attribute type,
+    nested, inside items, dicts and lists, beside the dates and numbers answers also hold."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    attributes = st.dictionaries(st.text(min_size=1, max_size=6), _wire_values(), max_size=5)
+
+    def item(attrs):
+        return Item(hash_key=DynamoType({"S": "h"}), range_key=None, attrs={"PK": {"S": "h"}, **attrs})
+
+    answers = st.recursive(
+        st.one_of(
+            _wire_values().map(DynamoType),
+            attributes.map(item),
+            attributes.map(lambda attrs: {k: DynamoType(v) for k, v in attrs.items()}),
+            st.sampled_from([None, 0, 7, 1.5, "text", True, datetime(2027, 10, 14, 9, 30)]),
+        ),
+        lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+        max_leaves=8,
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(answers)
+    def check(answer):
+        assert moto_speedups._dynamo_to_dict(answer) == dynamo_to_dict(answer)
+
+    moto_speedups.apply()
+    try:
+        check()
+    finally:
+        moto_speedups.restore()

@@ -148,21 +148,22 @@ def _fast_item_sizes() -> None:
 # ---- answers ------------------------------------------------------------------------------------------
 # Every DynamoDB answer goes through moto's `dynamo_to_dict`, which asks each node of each item, strings
 # included, whether it is a date, a DynamoType, has a `to_json` or is a dict or list. Plain dicts and
-# lists, and the attribute types whose values come back as they are (S, N, BOOL, NULL, M and L around
-# them), are converted directly; anything else is moto's own conversion.
+# lists, items' attribute dicts, and the attribute types whose values come back as they are (S, N, BOOL,
+# NULL, and M and L around them) are converted directly; anything else is moto's own conversion.
 _original_dynamo_to_dict: Any = None
+# moto's classes, set when applied (an import per node would cost more than it saves)
+_DynamoType: Any = None
+_LimitedSizeDict: Any = None
 _AS_THEY_ARE = frozenset({"S", "N", "BOOL", "NULL"})
 
 
 def _dynamo_to_dict(obj: Any) -> Any:
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
     kind = type(obj)
-    if kind is dict:
+    if kind is dict or kind is _LimitedSizeDict:  # the latter: an item's attributes
         return {key: _dynamo_to_dict(value) for key, value in obj.items()}
     if kind is list:
         return [_dynamo_to_dict(value) for value in obj]
-    if kind is DynamoType:
+    if kind is _DynamoType:
         value = obj.value
         if obj.type in _AS_THEY_ARE and type(value) in (str, bool):
             return {obj.type: value}
@@ -174,9 +175,11 @@ def _dynamo_to_dict(obj: Any) -> Any:
 
 
 def _fast_answers() -> None:
-    global _original_dynamo_to_dict
+    global _original_dynamo_to_dict, _DynamoType, _LimitedSizeDict
     from moto.dynamodb import responses
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 
+    _DynamoType, _LimitedSizeDict = DynamoType, LimitedSizeDict
     if _original_dynamo_to_dict is None:
         _original_dynamo_to_dict = responses.dynamo_to_dict
         responses.dynamo_to_dict = _dynamo_to_dict

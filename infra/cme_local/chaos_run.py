@@ -170,6 +170,37 @@ def _empty_dlqs(stack: Any) -> dict[str, int]:
     return waiting
 
 
+def _wait_for_held_idempotency_records(stack: Any) -> float:
+    """An operator redrives once no failed invocation's idempotency record is still held. A write whose
+    answer was lost (an injected timeout after the service applied it) can leave Powertools' record in
+    progress until that invocation's deadline (the function's timeout), and a message delivered again
+    sooner finds it held and fails. On AWS the queue's visibility timeout, at least six times the
+    function's, keeps every retry past that deadline; the local pollers retry at once, so the redrive
+    waits for it instead. Returns the seconds waited."""
+    from boto3.dynamodb.conditions import Attr
+
+    from cme.adapters.aws import document_client
+
+    request: dict[str, Any] = {
+        "TableName": stack.environment["IDEMPOTENCY_TABLE"],
+        "FilterExpression": Attr("status").eq("INPROGRESS"),
+        "ConsistentRead": True,
+    }
+    held_until = 0.0
+    while True:
+        page = document_client().scan(**request)
+        for item in page.get("Items", []):
+            held_until = max(held_until, int(item.get("in_progress_expiration", 0)) / 1000)
+        if "LastEvaluatedKey" not in page:
+            break
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    wait = held_until - time.time()
+    if wait <= 0:
+        return 0.0
+    time.sleep(wait + 0.5)
+    return round(wait + 0.5, 1)
+
+
 def run_chaos(
     *,
     attendees: int = 300,
@@ -224,6 +255,7 @@ def run_chaos(
         dlq_before = _empty_dlqs(stack)
         from cme.adapters.aws import client
 
+        waited = _wait_for_held_idempotency_records(stack)
         moved = redrive(client, prefix="cme-local", bus_name=stack.environment.get("EVENT_BUS_NAME", "cme"))
         stack.set_clock(conference.timeline_end + timedelta(minutes=10))
         stack.settle()
@@ -243,6 +275,7 @@ def run_chaos(
         "faults": faults,
         "dlq_before_redrive": dlq_before,
         "redrive": moved.as_dict(),
+        "waited_for_held_idempotency_records_seconds": waited,
         "checks": checks,
         "passed": passed(checks),
         "wall_time_seconds": round(time.monotonic() - started, 1),

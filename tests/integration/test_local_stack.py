@@ -168,6 +168,35 @@ def test_the_local_aws_counts_the_requests_it_serves_by_service(stack):
     assert after["cpu_seconds"] > before["cpu_seconds"] > 0
 
 
+def test_the_chaos_redrive_waits_while_an_idempotency_record_is_held(stack):
+    """A record left in progress (a lost write's answer) is held until its invocation's deadline; the
+    chaos run's redrive waits for that, as SQS's visibility timeout does on AWS. Completed records,
+    expired holds and other items of the table (the sign-in rate counters) make it wait for nothing."""
+    import time
+
+    from cme.adapters.aws import document_client
+    from cme_local.chaos_run import _wait_for_held_idempotency_records
+
+    name = stack.environment["IDEMPOTENCY_TABLE"]
+    dynamodb = document_client()
+    now_ms = int(time.time() * 1000)
+    dynamodb.put_item(TableName=name, Item={"id": "done", "status": "COMPLETED", "expiration": now_ms // 1000 + 600})
+    dynamodb.put_item(
+        TableName=name, Item={"id": "expired", "status": "INPROGRESS", "in_progress_expiration": now_ms - 5}
+    )
+    dynamodb.put_item(TableName=name, Item={"id": "rate#ip#x", "count": 3})
+    assert _wait_for_held_idempotency_records(stack) == 0.0
+    dynamodb.put_item(
+        TableName=name, Item={"id": "held", "status": "INPROGRESS", "in_progress_expiration": now_ms + 1500}
+    )
+    began = time.monotonic()
+    waited = _wait_for_held_idempotency_records(stack)
+    assert 1.0 <= waited <= 2.5 and time.monotonic() - began >= 1.0
+    assert _wait_for_held_idempotency_records(stack) == 0.0  # the hold is over
+    for key in ("done", "expired", "rate#ip#x", "held"):
+        dynamodb.delete_item(TableName=name, Key={"id": key})
+
+
 def test_http_functions_take_turns_while_the_others_run_side_by_side(stack):
     """Powertools keeps the current request on a class attribute all HTTP resolvers of a process share:
     in one process the HTTP functions must not run at once (Lambda gives each its own process). Queue

@@ -23,9 +23,10 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from cme_local.stack import local_aws_usage
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_SECONDS = 60.0
@@ -62,12 +63,6 @@ def _demo_once(attendees: int | None, seed: int | None) -> dict[str, Any]:
 def _environment() -> dict[str, str]:
     path = [str(ROOT / "infra"), str(ROOT / "shared"), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
-
-
-def _usage(endpoint: str) -> dict[str, Any]:
-    """What the local AWS has served so far and its processor time, as it reports them."""
-    with urllib.request.urlopen(f"{endpoint}/_cme/usage", timeout=30) as response:  # noqa: S310
-        return dict(json.loads(response.read()))
 
 
 def local_aws_floor(requests: int = 3000, threads: int = PROBE_THREADS) -> dict[str, Any]:
@@ -107,13 +102,13 @@ def local_aws_floor(requests: int = 3000, threads: int = PROBE_THREADS) -> dict[
                 )
 
         workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-        server_before, client_before, began = _usage(endpoint), time.process_time(), time.monotonic()
+        server_before, client_before, began = local_aws_usage(endpoint), time.process_time(), time.monotonic()
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
         wall = time.monotonic() - began
-        client_cpu, server_after = time.process_time() - client_before, _usage(endpoint)
+        client_cpu, server_after = time.process_time() - client_before, local_aws_usage(endpoint)
     finally:
         server.kill()
         server.wait()

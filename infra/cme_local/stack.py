@@ -17,6 +17,13 @@ from typing import Any
 
 from cme_local.provision import REGION, Provisioner, Route
 
+
+def local_aws_usage(endpoint: str) -> dict[str, Any]:
+    """What a local AWS has served: `{"requests": n, "by_service": {...}, "cpu_seconds": s}`."""
+    with urllib.request.urlopen(f"{endpoint}/_cme/usage", timeout=30) as response:  # noqa: S310
+        return dict(json.loads(response.read()))
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 LOCAL_ENV = {
@@ -255,9 +262,7 @@ class LocalStack:
             return dict(json.loads(response.read()))
 
     def aws_usage(self) -> dict[str, Any]:
-        """What the local AWS has served: `{"requests": n, "by_service": {...}, "cpu_seconds": s}`."""
-        with urllib.request.urlopen(f"{self.aws_endpoint}/_cme/usage", timeout=30) as response:  # noqa: S310
-            return dict(json.loads(response.read()))
+        return local_aws_usage(self.aws_endpoint)
 
     def status(self) -> dict[str, Any]:
         return {

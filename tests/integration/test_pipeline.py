@@ -553,3 +553,50 @@ def test_a_batch_of_evaluations_reads_the_activity_once(finalized, handlers, sta
     assert result == {"batchItemFailures": []}
     assert len(agenda_reads) == 1  # four records, one read of the agenda and session states
     assert {store.get_claim(finalized, b)["version"] for b in replies} == {1}
+
+
+def test_a_batch_of_check_ins_writes_its_live_records_in_one_batch_write(finalized, stack):
+    """The check-in consumer writes each attendee's live record once per batch, all of them in one
+    BatchWriteItem at the batch's end instead of one PutItem each; a failed batch write fails every
+    message of the batch, and their redelivery writes the same records."""
+    from botocore.exceptions import ClientError
+
+    from cme.adapters import store
+    from cme.adapters.aws import document_client
+
+    before = {item["badge_id"]: item for item in store.live_items(finalized)}
+    assert set(before) == {"B-1001", "B-1002"}
+    for badge in before:
+        store._table().delete_item(Key={"PK": before[badge]["PK"], "SK": "LIVE"})
+    scans = [s for s in EXAMPLE_1] + [dict(s, scan_id=f"n{s['scan_id']}", badge_id="B-1002") for s in EXAMPLE_1]
+    event = sqs_event(*(eventbridge_event("CheckInScanned", {"activity_id": finalized, "scan": s}) for s in scans))
+    calls: list[tuple[str, dict]] = []
+
+    def count(event_name, params, **_):
+        calls.append((event_name.rsplit(".", 1)[-1], json.loads(params["body"])))
+
+    def refuse(event_name, params, **_):
+        if event_name.endswith("BatchWriteItem"):
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "refused"}}, "BatchWriteItem")
+
+    events_of = document_client().meta.events
+    events_of.register("before-call.dynamodb", refuse)
+    try:
+        failed = stack.host.invoke("OnCheckInFunction", event)
+    finally:
+        events_of.unregister("before-call.dynamodb", refuse)
+    assert len(failed["batchItemFailures"]) == len(scans)  # every message back to the queue
+    assert store.live_items(finalized) == []  # nothing written, nothing half-written
+
+    events_of.register("before-call.dynamodb", count)
+    try:
+        assert stack.host.invoke("OnCheckInFunction", event) == {"batchItemFailures": []}
+    finally:
+        events_of.unregister("before-call.dynamodb", count)
+    operations = [op for op, _ in calls]
+    assert operations.count("BatchWriteItem") == 1
+    assert not [body for op, body in calls if op == "PutItem" and body["Item"]["SK"]["S"] == "LIVE"]
+    [write] = [body for op, body in calls if op == "BatchWriteItem"]
+    [requests] = write["RequestItems"].values()
+    assert sorted(r["PutRequest"]["Item"]["badge_id"]["S"] for r in requests) == ["B-1001", "B-1002"]
+    assert {item["badge_id"]: item for item in store.live_items(finalized)} == before

@@ -406,18 +406,25 @@ def room_scans(activity_id: str, room: str) -> dict[str, list[tuple[int, str]]]:
     return found
 
 
+def _live_item(activity_id: str, badge_id: str, live: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "PK": attendee_pk(activity_id, badge_id),
+        "SK": "LIVE",
+        "GSI1PK": f"ACT#{activity_id}#LIVE#{shard(badge_id)}",
+        "GSI1SK": badge_id,
+        "activity_id": activity_id,
+        "badge_id": badge_id,
+        **live,
+    }
+
+
 def put_live(activity_id: str, badge_id: str, live: dict[str, Any]) -> None:
-    _table().put_item(
-        Item={
-            "PK": attendee_pk(activity_id, badge_id),
-            "SK": "LIVE",
-            "GSI1PK": f"ACT#{activity_id}#LIVE#{shard(badge_id)}",
-            "GSI1SK": badge_id,
-            "activity_id": activity_id,
-            "badge_id": badge_id,
-            **live,
-        }
-    )
+    _table().put_item(Item=_live_item(activity_id, badge_id, live))
+
+
+def put_lives(rows: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
+    """Several attendees' live records in batch writes (25 a request); one row per attendee."""
+    return _batch_put(_live_item(activity_id, badge_id, live) for activity_id, badge_id, live in rows)
 
 
 def live_items(activity_id: str) -> list[dict[str, Any]]:

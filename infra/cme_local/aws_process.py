@@ -72,17 +72,27 @@ class Usage:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests: dict[str, int] = {}
+        self.operations: dict[str, int] = {}
 
     def count(self, environ: dict[str, Any]) -> None:
         scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split("/")
         service = scope[3] if len(scope) > 4 else "unsigned"
+        operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1] or environ.get("REQUEST_METHOD", "")
         with self._lock:
             self.requests[service] = self.requests.get(service, 0) + 1
+            key = f"{service} {operation}"
+            self.operations[key] = self.operations.get(key, 0) + 1
 
     def figures(self) -> dict[str, Any]:
         with self._lock:
             by_service = dict(sorted(self.requests.items(), key=lambda kv: -kv[1]))
-        return {"requests": sum(by_service.values()), "by_service": by_service, "cpu_seconds": time.process_time()}
+            by_operation = dict(sorted(self.operations.items(), key=lambda kv: -kv[1]))
+        return {
+            "requests": sum(by_service.values()),
+            "by_service": by_service,
+            "by_operation": by_operation,
+            "cpu_seconds": time.process_time(),
+        }
 
 
 def application() -> Any:

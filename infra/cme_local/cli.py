@@ -70,6 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         usage = stack.aws_usage()
         summary["cpu_seconds"] = {"stack": round(time.process_time(), 1), "local_aws": round(usage["cpu_seconds"], 1)}
         summary["local_aws_requests"] = usage["requests"]
+        summary["local_aws_requests_by_operation"] = usage["by_operation"]
         Path(args.out, "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         print(format_summary(summary))
         print(f"certificates, mails and summary.json are in {Path(args.out).resolve()}")

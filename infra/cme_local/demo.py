@@ -537,9 +537,14 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
     return [(prefix, str(value))]
 
 
+#: Summary entries too long for the printed table.
+SUMMARY_FILE_ONLY = ("error_samples", "local_aws_requests_by_operation")
+
+
 def format_summary(summary: dict[str, Any]) -> str:
-    """A small aligned two-column table of the summary (lists show as their length)."""
-    rows = _flatten("", {k: v for k, v in summary.items() if k != "error_samples"})
+    """A small aligned two-column table of the summary (lists show as their length; the error samples
+    and the requests by operation are in summary.json only)."""
+    rows = _flatten("", {k: v for k, v in summary.items() if k not in SUMMARY_FILE_ONLY})
     width = max((len(label) for label, _ in rows), default=0)
     value_width = max((len(value) for _, value in rows), default=0)
     lines = [f"{'what'.ljust(width)}  {'value'.rjust(value_width)}", f"{'-' * width}  {'-' * value_width}"]

@@ -391,6 +391,10 @@ SIMULATOR_OUTCOMES = {
 }
 
 
+#: SNS PublishBatch's limit of entries a request.
+SNS_BATCH = 10
+
+
 class MailEventPublisher:
     """What SES event publishing does for a configuration set with an SNS destination: for each mail
     sent with that set, a Delivery (or, for the mailbox simulator's addresses, a Bounce or Complaint)
@@ -408,19 +412,33 @@ class MailEventPublisher:
             return 0
         fresh = self.sent_mail(self.seen)
         self.seen += len(fresh)
-        published = 0
+        by_topic: dict[str, list[str]] = {}
         for message in fresh:
-            published += self._publish(message)
+            for topic, event in self._events(message):
+                by_topic.setdefault(topic, []).append(event)
+        published = 0
+        for topic, events in by_topic.items():
+            # As SES publishes them: one SNS message per event (here ten a request).
+            for start in range(0, len(events), SNS_BATCH):
+                chunk = events[start : start + SNS_BATCH]
+                entries = [{"Id": str(n), "Message": event} for n, event in enumerate(chunk)]
+                answer = self.sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+                if answer.get("Failed"):
+                    raise RuntimeError(f"SNS refused {len(answer['Failed'])} mail events: {answer['Failed'][:1]}")
+                published += len(chunk)
         self.published += published
         return published
 
-    def _publish(self, message: dict[str, Any]) -> int:
-        import email
+    def _events(self, message: dict[str, Any]) -> list[tuple[str, str]]:
+        """(topic, SNS message) for each destination the mail's configuration set publishes to."""
+        import email.parser
         import email.policy
 
         from cme.mail.compose import TAGS_HEADER, parse_tags_header
 
-        parsed = email.message_from_string(message.get("raw", ""), policy=email.policy.default)
+        # The headers are all it reads: the body (a certificate's PDF) is left unparsed.
+        parser = email.parser.Parser(policy=email.policy.default)
+        parsed = parser.parsestr(message.get("raw", ""), headersonly=True)
         configuration_set = str(parsed.get("X-SES-CONFIGURATION-SET") or "")
         tags = {name: [value] for name, value in parse_tags_header(str(parsed.get(TAGS_HEADER) or "")).items()}
         recipients = [str(r) for r in message.get("to", [])]
@@ -437,14 +455,11 @@ class MailEventPublisher:
             "Bounce": {"bounce": {"bounceType": "Permanent", "bounceSubType": "General", "timestamp": now}},
             "Complaint": {"complaint": {"complaintFeedbackType": "abuse", "timestamp": now}},
         }
-        published = 0
-        for name, topic, types in self.destinations:
-            if name != configuration_set or outcome.lower() not in types:
-                continue
-            event = {"eventType": outcome, "mail": mail, **sections[outcome]}
-            self.sns.publish(TopicArn=topic, Message=json.dumps(event))
-            published += 1
-        return published
+        return [
+            (topic, json.dumps({"eventType": outcome, "mail": mail, **sections[outcome]}))
+            for name, topic, types in self.destinations
+            if name == configuration_set and outcome.lower() in types
+        ]
 
 
 class Pump:

@@ -27,6 +27,14 @@ def test_demo_bench_runs_the_demo_and_prices_its_requests_at_the_local_aws_floor
     )
     share = max(result["stack_cpu_seconds"], result["local_aws_cpu_seconds"]) / result["wall_seconds"]
     assert result["busiest_process_share_of_wall"] == pytest.approx(share, abs=0.01)
+    assert result["cpu_seconds_over_target"] == {
+        "stack": pytest.approx(result["stack_cpu_seconds"] / 60, abs=0.01),
+        "local_aws": pytest.approx(result["local_aws_cpu_seconds"] / 60, abs=0.01),
+    }
+    # The busiest operations, busiest first; each accepted scan is a DynamoDB put.
+    counts = list(result["requests_by_operation"].values())
+    assert 0 < len(counts) <= 10 and counts == sorted(counts, reverse=True) and sum(counts) <= result["requests"]
+    assert result["requests_by_operation"]["dynamodb PutItem"] > 0
 
 
 def test_the_floor_probe_makes_the_requests_it_counts() -> None:

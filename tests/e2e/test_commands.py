@@ -120,6 +120,10 @@ def test_cme_demo_produces_certificates_and_mails_that_agree(tmp_path):
     # for each accepted scan.
     assert summary["cpu_seconds"]["stack"] > 0 and summary["cpu_seconds"]["local_aws"] > 0
     assert summary["local_aws_requests"] > summary["scans"]["accepted"] > 0
+    by_operation = summary["local_aws_requests_by_operation"]
+    assert sum(by_operation.values()) == summary["local_aws_requests"]
+    assert by_operation["dynamodb PutItem"] >= summary["scans"]["accepted"]  # each accepted scan's put
+    assert "local_aws_requests_by_operation" not in result.stdout  # in summary.json, not the table
     pdfs = sorted((out / "certificates").glob("*.pdf"))
     mails = sorted((out / "mail").glob("*.eml"))
     assert len(pdfs) == summary["certificates"] == summary["dashboard"]["certificates_issued"] > 0

@@ -152,7 +152,8 @@ def test_clock_moves_list_the_schedule_group_only_after_it_changed(stack, handle
 
 def test_the_local_aws_counts_the_requests_it_serves_by_service(stack):
     """`/_cme/usage` (the demo's summary and `cme bench --only demo` read it): every AWS request once,
-    under the service its signature names; its own routes are not counted."""
+    under the service its signature names, and by operation (the JSON protocols' target, else the HTTP
+    method); its own routes are not counted."""
     from cme.adapters.aws import client
 
     stack.settle()
@@ -161,10 +162,17 @@ def test_the_local_aws_counts_the_requests_it_serves_by_service(stack):
     client("sqs").list_queues()
     client("dynamodb").list_tables()
     client("dynamodb").describe_table(TableName=stack.environment["TABLE_NAME"])
+    client("s3").list_buckets()
     after = stack.aws_usage()
-    assert after["requests"] - before["requests"] == 3
+    assert after["requests"] - before["requests"] == 4
     assert after["by_service"]["dynamodb"] - before["by_service"].get("dynamodb", 0) == 2
     assert after["by_service"]["sqs"] - before["by_service"].get("sqs", 0) == 1
+    operations = {
+        key: n - before["by_operation"].get(key, 0)
+        for key, n in after["by_operation"].items()
+        if n != before["by_operation"].get(key, 0)
+    }
+    assert operations == {"sqs ListQueues": 1, "dynamodb ListTables": 1, "dynamodb DescribeTable": 1, "s3 GET": 1}
     assert after["cpu_seconds"] > before["cpu_seconds"] > 0
 
 
@@ -274,3 +282,44 @@ def test_a_queue_holding_less_than_a_batch_is_received_once(stack):
         sqs.meta.events.unregister("before-call.sqs.ReceiveMessage", count)
     assert stack.status()["queues"]["OnSessionEndFunction"]["delivered"] == before + 3
     assert receives == ["ReceiveMessage"]
+
+
+def test_ses_events_reach_the_topic_ten_a_request_one_message_each(stack):
+    """The local stand-in for SES event publishing: each sent mail of the configuration set becomes one
+    event on the topic (a delivery, or the mailbox simulator's bounce), published ten a request, and
+    each arrives on the mail events queue as a message of its own with the mail's tags."""
+    from email.message import EmailMessage
+
+    from cme.adapters.aws import client
+    from cme.adapters.mailer import send_raw
+    from cme.mail.compose import TAGS_HEADER, tags_header
+
+    stack.settle()
+    _drain(stack, "MailEventsQueue")
+    configuration_set = stack.environment["SES_CONFIGURATION_SET"]
+    recipients = [f"learner{n}@example.org" for n in range(11)] + ["bounce@simulator.amazonses.com"]
+    for n, to in enumerate(recipients):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "cme@example.org", to, "Your certificate"
+        message["X-SES-CONFIGURATION-SET"] = configuration_set
+        message[TAGS_HEADER] = tags_header({"certificate_id": f"c{n}", "version": "1"})
+        message.set_content("x" * 200_000)  # a body as large as a certificate's is never parsed
+        send_raw(message.as_bytes(), to)
+    calls: list[str] = []
+
+    def count(event_name, **_):
+        calls.append(event_name.rsplit(".", 1)[-1])
+
+    sns_events = client("sns").meta.events
+    sns_events.register("before-call.sns", count)
+    try:
+        assert stack.pump.mail_events.poll_once() == len(recipients)
+    finally:
+        sns_events.unregister("before-call.sns", count)
+    assert calls == ["PublishBatch", "PublishBatch"]  # 12 events: 10 and 2
+    events = _drain(stack, "MailEventsQueue")
+    assert sorted(e["mail"]["tags"]["certificate_id"][0] for e in events) == sorted(f"c{n}" for n in range(12))
+    outcomes = {e["mail"]["destination"][0]: e["eventType"] for e in events}
+    assert outcomes.pop("bounce@simulator.amazonses.com") == "Bounce"
+    assert set(outcomes.values()) == {"Delivery"} and len(outcomes) == 11
+    assert {e["mail"]["tags"]["ses:configuration-set"][0] for e in events} == {configuration_set}

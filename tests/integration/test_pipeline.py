@@ -564,8 +564,10 @@ def test_a_batch_of_check_ins_writes_its_live_records_in_one_batch_write(finaliz
     from cme.adapters import store
     from cme.adapters.aws import document_client
 
-    before = {item["badge_id"]: item for item in store.live_items(finalized)}
+    badges = ["B-1001", "B-1002", "B-1003"]  # B-1003 has no scans, so no live record
+    before = {item["badge_id"]: item for item in store.live_items(finalized, badges)}
     assert set(before) == {"B-1001", "B-1002"}
+    assert not [item for item in before.values() if "GSI1PK" in item]  # presences are not indexed
     for badge in before:
         store._table().delete_item(Key={"PK": before[badge]["PK"], "SK": "LIVE"})
     scans = [s for s in EXAMPLE_1] + [dict(s, scan_id=f"n{s['scan_id']}", badge_id="B-1002") for s in EXAMPLE_1]
@@ -586,7 +588,7 @@ def test_a_batch_of_check_ins_writes_its_live_records_in_one_batch_write(finaliz
     finally:
         events_of.unregister("before-call.dynamodb", refuse)
     assert len(failed["batchItemFailures"]) == len(scans)  # every message back to the queue
-    assert store.live_items(finalized) == []  # nothing written, nothing half-written
+    assert store.live_items(finalized, badges) == []  # nothing written, nothing half-written
 
     events_of.register("before-call.dynamodb", count)
     try:
@@ -599,4 +601,4 @@ def test_a_batch_of_check_ins_writes_its_live_records_in_one_batch_write(finaliz
     [write] = [body for op, body in calls if op == "BatchWriteItem"]
     [requests] = write["RequestItems"].values()
     assert sorted(r["PutRequest"]["Item"]["badge_id"]["S"] for r in requests) == ["B-1001", "B-1002"]
-    assert {item["badge_id"]: item for item in store.live_items(finalized)} == before
+    assert {item["badge_id"]: item for item in store.live_items(finalized, badges)} == before

@@ -9,7 +9,7 @@ meeting's writes:
   ACT#{a}            ENDREQ#{s}              a request to end a session (the outbox turns it into SessionEnded)
   ACT#{a}#B#{b}      PROFILE                 roster row            GSI1: ACT#{a}#ROSTER#{k} / b
   ACT#{a}#B#{b}      SCAN#{scan_id}          an accepted scan      GSI1: ACT#{a}#ROOM#{room}#{k} / at#b#scan
-  ACT#{a}#B#{b}      LIVE                    live presence cache   GSI1: ACT#{a}#LIVE#{k} / b
+  ACT#{a}#B#{b}      LIVE                    live presence cache (not indexed: read by the roster's badges)
   ACT#{a}#B#{b}      ATT#{s}                 finalized attendance (with the scan count it was computed from)
                                                                    GSI1: ACT#{a}#ATT#{k} / s#b
   ACT#{a}#B#{b}      EVAL#{scope}            the current evaluation per scope (ACTIVITY or a session id)
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     # counts (verification, mail events) never builds the pydantic models.
     from cme.domain.models import Activity, Attendee, DoorScan, SessionAttendance
 
-#: GSI1 partitions that hold records of many attendees (presences, attendance, scans by room, claims,
+#: GSI1 partitions that hold records of many attendees (attendance, scans by room, claims,
 #: certificates, the roster) are split by badge into this many keys. 16 keep the busiest key of a
 #: 40,000-attendee door rush within a minute under a third of a partition's 1,000 writes a second
 #: (`cme bench --only hot_keys`); readers query every shard. Raising it keeps written items found (a
@@ -407,11 +407,11 @@ def room_scans(activity_id: str, room: str) -> dict[str, list[tuple[int, str]]]:
 
 
 def _live_item(activity_id: str, badge_id: str, live: dict[str, Any]) -> dict[str, Any]:
+    # No GSI1 entry: every check-in batch rewrites it, so an index entry would double its write units and
+    # make the busiest index key of a door rush; its only reader across attendees is the recount.
     return {
         "PK": attendee_pk(activity_id, badge_id),
         "SK": "LIVE",
-        "GSI1PK": f"ACT#{activity_id}#LIVE#{shard(badge_id)}",
-        "GSI1SK": badge_id,
         "activity_id": activity_id,
         "badge_id": badge_id,
         **live,
@@ -427,8 +427,11 @@ def put_lives(rows: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
     return _batch_put(_live_item(activity_id, badge_id, live) for activity_id, badge_id, live in rows)
 
 
-def live_items(activity_id: str) -> list[dict[str, Any]]:
-    return list(_query_shards(activity_id, "LIVE"))
+def live_items(activity_id: str, badge_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The live records of these attendees (those who have one), consistently read, 100 a request."""
+    keys = [{"PK": attendee_pk(activity_id, badge_id), "SK": "LIVE"} for badge_id in sorted(set(badge_ids))]
+    chunks = [keys[start : start + 100] for start in range(0, len(keys), 100)]
+    return [item for found in map_io(lambda chunk: _batch_get(chunk, consistent=True), chunks) for item in found]
 
 
 def attendee_items(activity_id: str, badge_id: str, *, with_scans: bool = False) -> dict[str, list[dict[str, Any]]]:
@@ -942,7 +945,10 @@ def count_items(activity_id: str) -> list[dict[str, Any]]:
 def counted_items(activity_id: str) -> Iterator[dict[str, Any]]:
     """Every record the live counts are made of (an administrative read of the whole activity):
     profiles, presences, attendance, evaluations, claims, certificate pointers and current versions."""
-    for kind in ("ROSTER", "LIVE", "ATT", "EVAL", "CLAIM"):
+    profiles = list(_query_shards(activity_id, "ROSTER"))
+    yield from profiles
+    yield from live_items(activity_id, (str(p["badge_id"]) for p in profiles))  # by badge: not indexed
+    for kind in ("ATT", "EVAL", "CLAIM"):
         yield from _query_shards(activity_id, kind)
     pointers = list(_query_shards(activity_id, "CERT"))
     yield from pointers

@@ -155,7 +155,8 @@ def recount(activity_id: str) -> dict[str, Any]:
     epoch = int(now.timestamp())
     states = store.session_states(activity_id)
     sessions: dict[str, dict[str, Any]] = defaultdict(lambda: {"claimable": Counter()})
-    live = store.live_items(activity_id)
+    attendees = store.roster(activity_id)
+    live = store.live_items(activity_id, (a.badge_id for a in attendees))  # a scan needs a roster badge
     checkins: Counter[int] = Counter()
     inside_now = 0
     for item in live:
@@ -170,7 +171,7 @@ def recount(activity_id: str) -> dict[str, Any]:
         if item.get("first_scan_at") is not None:
             first = int(item["first_scan_at"])
             checkins[first - first % counters.BUCKET_SECONDS] += 1
-    profession = {a.badge_id: a.profession for a in store.roster(activity_id)}
+    profession = {a.badge_id: a.profession for a in attendees}
     for badge_id, attendance in store.finalized_attendance(activity_id, states):
         for credit_type in eligible_types(activity, profession.get(badge_id, "other")):
             if credit_type in attendance.credits:

@@ -84,17 +84,11 @@ GroupHandler = Callable[[Any, list[dict[str, Any]]], Any]
 
 
 def grouped_sqs_event_consumer(
-    detail_type: str,
-    key: Callable[[dict[str, Any]], Any],
-    handle_group: GroupHandler,
-    *,
-    write_results: Callable[[dict[Any, Any]], Any] | None = None,
+    detail_type: str, key: Callable[[dict[str, Any]], Any], handle_group: GroupHandler
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """Like `sqs_event_consumer`, but the batch's details are handled in groups sharing `key` (one
     attendee's scans are recomputed once per batch, not once per scan). A failing group fails only its
-    own messages. `write_results`, when given, gets the successful groups' results (group key → what
-    `handle_group` returned) to write them together; if it raises, all those groups' messages fail
-    (and are handled again, so it must be idempotent)."""
+    own messages."""
 
     @logger.inject_lambda_context(clear_state=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -111,30 +105,19 @@ def grouped_sqs_event_consumer(
                 continue
             groups.setdefault(group_key, []).append((record.message_id, detail))
 
-        def run(item: tuple[Any, list[tuple[str, dict[str, Any]]]]) -> tuple[bool, Any]:
+        def run(item: tuple[Any, list[tuple[str, dict[str, Any]]]]) -> list[str]:
             group_key, members = item
             try:
-                return True, handle_group(group_key, [detail for _, detail in members])
+                handle_group(group_key, [detail for _, detail in members])
             except Exception:
                 logger.exception("handling a group of messages failed")
-                return False, None
+                return [message_id for message_id, _ in members]
+            return []
 
         # Groups are independent (one attendee each): their round trips overlap.
-        handled: dict[Any, Any] = {}
         with batch_scope():
-            for (group_key, members), (ok, result) in zip(
-                groups.items(), map_io(run, list(groups.items())), strict=True
-            ):
-                if ok:
-                    handled[group_key] = result
-                else:
-                    failures.extend(message_id for message_id, _ in members)
-            if write_results is not None and handled:
-                try:
-                    write_results(handled)
-                except Exception:
-                    logger.exception("writing the batch's results failed")
-                    failures.extend(message_id for group_key in handled for message_id, _ in groups[group_key])
+            for failed in map_io(run, list(groups.items())):
+                failures.extend(failed)
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
     return handler

@@ -205,6 +205,20 @@ def test_attendance_rows_never_go_back_to_fewer_scans(activity_id: str) -> None:
     assert {(b, a.seconds) for b, a in store.all_attendance(activity_id)} == {(BADGE, 4500), ("B-1002", 5400)}
 
 
+def test_a_live_record_never_goes_back_to_fewer_scans_and_is_read_by_badge(activity_id: str) -> None:
+    assert store.put_live_if_newer(activity_id, BADGE, {"sessions": ["S1"]}, 2)
+    assert store.put_live_if_newer(activity_id, BADGE, {"sessions": ["S1", "S2"]}, 3)
+    assert not store.put_live_if_newer(activity_id, BADGE, {"sessions": ["S1"]}, 2)
+    assert store.put_live_if_newer(activity_id, BADGE, {"sessions": ["S1", "S2"]}, 3)  # same scans: converge
+    assert store.put_live_if_newer(activity_id, "B-1002", {"sessions": []}, 1)
+    found = store.live_items(activity_id, [BADGE, "B-1002", "B-1003"])  # B-1003 has none
+    assert sorted((i["badge_id"], i["sessions"], i["scan_count"]) for i in found) == [
+        ("B-1001", ["S1", "S2"], 3),
+        ("B-1002", [], 1),
+    ]
+    assert "GSI1PK" not in (_item(f"ACT#{activity_id}#B#{BADGE}", "LIVE") or {"GSI1PK": "missing"})
+
+
 def test_the_finalization_lease_is_released_only_by_the_run_holding_it(activity_id: str) -> None:
     store.begin_finalization(activity_id, "S1", run_id="run-1", at="2027-10-14T09:30:00-05:00")
     store.begin_finalization(activity_id, "S1", run_id="run-2", at="2027-10-14T09:31:00-05:00")

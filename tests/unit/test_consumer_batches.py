@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from builders import LambdaContext, eventbridge_event, sqs_event
@@ -66,54 +65,3 @@ def test_groups_handled_at_once_read_the_agenda_once():
     )
     assert handler(event, LambdaContext()) == {"batchItemFailures": []}
     assert reads == ["asa-2027"]  # eight groups on the I/O pool, one read
-
-
-def _scans(*badges: str) -> dict[str, Any]:
-    details = ({"activity_id": "asa-2027", "scan": {"badge_id": b, "scan_id": f"s{n}"}} for n, b in enumerate(badges))
-    return _batch("CheckInScanned", *details)
-
-
-def _failed(answer: dict[str, Any], event: dict[str, Any]) -> list[str]:
-    """The failed messages' badges, in the batch's order."""
-    ids = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
-    return [
-        json.loads(record["body"])["detail"]["scan"]["badge_id"]
-        for record in event["Records"]
-        if record["messageId"] in ids
-    ]
-
-
-def _fail_bad_badges(key: tuple[str, str], _: list[dict[str, Any]]) -> tuple[str, str]:
-    if key[1] == "B-bad":
-        raise RuntimeError("this attendee's recomputation failed")
-    return key
-
-
-def test_the_groups_results_are_written_together_and_a_failing_group_is_left_out():
-    written: list[dict[Any, Any]] = []
-
-    handler = grouped_sqs_event_consumer(
-        "CheckInScanned",
-        key=lambda d: (d["activity_id"], d["scan"]["badge_id"]),
-        handle_group=lambda key, details: _fail_bad_badges(key, details) and len(details),
-        write_results=written.append,
-    )
-    event = _scans("B-1", "B-bad", "B-2", "B-1")
-    assert _failed(handler(event, LambdaContext()), event) == ["B-bad"]
-    assert written == [{("asa-2027", "B-1"): 2, ("asa-2027", "B-2"): 1}]  # one call, the bad group left out
-
-
-def test_a_failed_write_of_the_results_fails_every_message_it_covered_once():
-    def refuse(results: dict[Any, Any]) -> None:
-        raise RuntimeError("the batch write was refused")
-
-    handler = grouped_sqs_event_consumer(
-        "CheckInScanned",
-        key=lambda d: (d["activity_id"], d["scan"]["badge_id"]),
-        handle_group=_fail_bad_badges,
-        write_results=refuse,
-    )
-    event = _scans("B-1", "B-bad", "B-2", "B-1")
-    answer = handler(event, LambdaContext())
-    assert sorted(_failed(answer, event)) == ["B-1", "B-1", "B-2", "B-bad"]
-    assert len(answer["batchItemFailures"]) == len({f["itemIdentifier"] for f in answer["batchItemFailures"]})

@@ -406,25 +406,26 @@ def room_scans(activity_id: str, room: str) -> dict[str, list[tuple[int, str]]]:
     return found
 
 
-def _live_item(activity_id: str, badge_id: str, live: dict[str, Any]) -> dict[str, Any]:
-    # No GSI1 entry: every check-in batch rewrites it, so an index entry would double its write units and
-    # make the busiest index key of a door rush; its only reader across attendees is the recount.
-    return {
-        "PK": attendee_pk(activity_id, badge_id),
-        "SK": "LIVE",
-        "activity_id": activity_id,
-        "badge_id": badge_id,
-        **live,
-    }
-
-
-def put_live(activity_id: str, badge_id: str, live: dict[str, Any]) -> None:
-    _table().put_item(Item=_live_item(activity_id, badge_id, live))
-
-
-def put_lives(rows: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
-    """Several attendees' live records in batch writes (25 a request); one row per attendee."""
-    return _batch_put(_live_item(activity_id, badge_id, live) for activity_id, badge_id, live in rows)
+def put_live_if_newer(activity_id: str, badge_id: str, live: dict[str, Any], scan_count: int) -> bool:
+    """Write the attendee's live record unless the stored one was computed from more scans (as
+    `put_attendance_if_newer`: scans are never deleted and are read consistently, so two invocations that
+    handle an attendee's scans at once converge on the one that read more). No GSI1 entry: every
+    check-in rewrites it, so an entry would double its write units and make the busiest index key of a
+    door rush; its only reader across attendees is the recount, which reads it by the roster's badges."""
+    return _write_if(
+        _table().put_item,
+        Item={
+            "PK": attendee_pk(activity_id, badge_id),
+            "SK": "LIVE",
+            "activity_id": activity_id,
+            "badge_id": badge_id,
+            "scan_count": scan_count,
+            **live,
+        },
+        ConditionExpression=Attr("PK").not_exists()
+        | Attr("scan_count").not_exists()
+        | Attr("scan_count").lte(scan_count),
+    )
 
 
 def live_items(activity_id: str, badge_ids: Iterable[str]) -> list[dict[str, Any]]:

@@ -134,13 +134,13 @@ def on_scans(
     badge_id: str,
     new_scan_ids: set[str],
     agenda: Callable[[str], tuple[Activity | None, dict[str, dict[str, Any]]]] = store.activity_and_states,
-    put_live: Callable[[str, str, dict[str, Any]], None] = store.put_live,
 ) -> dict[str, Any]:
     """New scans for one attendee: refresh the live cache, and rewrite every finalized (or just ending)
     session whose attendance the new scans change. Credit is a pure function of the scan set, so comparing
     the full set with the set less the new scans finds exactly those sessions; no stored record is read.
     The agenda and states are read before the scans (the lease protocol above relies on that order).
-    `put_live` may defer the live record's write (the check-in consumer writes a batch's in one go)."""
+    The live record is written unless a newer one, computed from more scans, is already stored: a
+    concurrent invocation that read fewer scans never overwrites it."""
     activity, states = agenda(activity_id)
     if activity is None:
         return {"updated": 0}
@@ -148,7 +148,7 @@ def on_scans(
     moment = clock.now()
     now = int(moment.timestamp())
     fresh = session_attendance(activity, badge_id, scans)
-    put_live(activity_id, badge_id, live_presence(activity, scans, now, fresh))
+    store.put_live_if_newer(activity_id, badge_id, live_presence(activity, scans, now, fresh), len(scans))
     targets = {
         s.session_id
         for s in activity.sessions

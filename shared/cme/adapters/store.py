@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
@@ -406,10 +406,17 @@ def room_scans(activity_id: str, room: str) -> dict[str, list[tuple[int, str]]]:
     return found
 
 
+def _from_no_more_scans(scan_count: int) -> ConditionBase:
+    """The condition of a record derived from an attendee's scans (attendance rows, the live record):
+    none is stored, or the stored one was computed from no more than `scan_count` scans. An attendee's
+    scans are never deleted and are read consistently, so more scans means a later read: concurrent
+    writers converge on the newest, and a retried write of the same scans passes."""
+    return Attr("PK").not_exists() | Attr("scan_count").not_exists() | Attr("scan_count").lte(scan_count)
+
+
 def put_live_if_newer(activity_id: str, badge_id: str, live: dict[str, Any], scan_count: int) -> bool:
-    """Write the attendee's live record unless the stored one was computed from more scans (as
-    `put_attendance_if_newer`: scans are never deleted and are read consistently, so two invocations that
-    handle an attendee's scans at once converge on the one that read more). No GSI1 entry: every
+    """Write the attendee's live record unless the stored one was computed from more scans: of two
+    invocations that handle an attendee's scans at once, the one that read more wins. No GSI1 entry: every
     check-in rewrites it, so an entry would double its write units and make the busiest index key of a
     door rush; its only reader across attendees is the recount, which reads it by the roster's badges."""
     return _write_if(
@@ -422,9 +429,7 @@ def put_live_if_newer(activity_id: str, badge_id: str, live: dict[str, Any], sca
             "scan_count": scan_count,
             **live,
         },
-        ConditionExpression=Attr("PK").not_exists()
-        | Attr("scan_count").not_exists()
-        | Attr("scan_count").lte(scan_count),
+        ConditionExpression=_from_no_more_scans(scan_count),
     )
 
 
@@ -475,14 +480,11 @@ def put_attendances(activity_id: str, rows: Iterable[tuple[str, SessionAttendanc
 
 
 def put_attendance_if_newer(activity_id: str, badge_id: str, attendance: SessionAttendance, scan_count: int) -> bool:
-    """Write unless the stored row was computed from more scans. An attendee's scans are never deleted and
-    are read consistently, so more scans means a later read: concurrent writers converge on the newest."""
+    """Write unless the stored row was computed from more scans (`_from_no_more_scans`)."""
     return _write_if(
         _table().put_item,
         Item=_attendance_item(activity_id, badge_id, attendance, scan_count),
-        ConditionExpression=Attr("PK").not_exists()
-        | Attr("scan_count").not_exists()
-        | Attr("scan_count").lte(scan_count),
+        ConditionExpression=_from_no_more_scans(scan_count),
     )
 
 

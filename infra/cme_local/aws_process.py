@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 ACCOUNT = "123456789012"
@@ -67,30 +68,30 @@ def pending() -> dict[str, Any]:
 
 class Usage:
     """What the local AWS has served: requests by service (from the signature's credential scope) and
-    the processor time of this process, for the demo's summary and the benchmarks."""
+    operation (the JSON protocols' target, else the HTTP method), and the processor time of this
+    process, for the demo's summary and the benchmarks."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.requests: dict[str, int] = {}
-        self.operations: dict[str, int] = {}
+        self.operations: Counter[tuple[str, str]] = Counter()  # (service, operation) -> requests
 
     def count(self, environ: dict[str, Any]) -> None:
         scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split("/")
         service = scope[3] if len(scope) > 4 else "unsigned"
         operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1] or environ.get("REQUEST_METHOD", "")
         with self._lock:
-            self.requests[service] = self.requests.get(service, 0) + 1
-            key = f"{service} {operation}"
-            self.operations[key] = self.operations.get(key, 0) + 1
+            self.operations[(service, operation)] += 1
 
     def figures(self) -> dict[str, Any]:
         with self._lock:
-            by_service = dict(sorted(self.requests.items(), key=lambda kv: -kv[1]))
-            by_operation = dict(sorted(self.operations.items(), key=lambda kv: -kv[1]))
+            operations = self.operations.most_common()
+        by_service: Counter[str] = Counter()
+        for (service, _), n in operations:
+            by_service[service] += n
         return {
             "requests": sum(by_service.values()),
-            "by_service": by_service,
-            "by_operation": by_operation,
+            "by_service": dict(by_service.most_common()),
+            "by_operation": {f"{service} {operation}": n for (service, operation), n in operations},
             "cpu_seconds": time.process_time(),
         }
 

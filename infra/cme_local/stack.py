@@ -19,7 +19,8 @@ from cme_local.provision import REGION, Provisioner, Route
 
 
 def local_aws_usage(endpoint: str) -> dict[str, Any]:
-    """What a local AWS has served: `{"requests": n, "by_service": {...}, "cpu_seconds": s}`."""
+    """What a local AWS has served: `{"requests": n, "by_service": {...}, "by_operation": {...},
+    "cpu_seconds": s}` (`aws_process.Usage`)."""
     with urllib.request.urlopen(f"{endpoint}/_cme/usage", timeout=30) as response:  # noqa: S310
         return dict(json.loads(response.read()))
 

@@ -4,12 +4,14 @@ Pure pydantic; no I/O. Validation errors name the field so the API can answer 42
 Credit amounts are `Decimal` on the 0.25 grid; arithmetic inside the engine is on integer quarters.
 """
 
+from __future__ import annotations
+
 import re
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -86,7 +88,7 @@ def epoch(moment: datetime) -> int:
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True)
 
 
 class Break(Model):
@@ -94,7 +96,7 @@ class Break(Model):
     ends_at: AwareDatetime
 
     @model_validator(mode="after")
-    def _ordered(self) -> Self:
+    def _ordered(self) -> Break:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         return self
@@ -130,7 +132,7 @@ class Session(Model):
         return credits
 
     @model_validator(mode="after")
-    def _agenda_rules(self) -> Self:
+    def _agenda_rules(self) -> Session:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         ordered = sorted(self.breaks, key=lambda b: b.starts_at)
@@ -229,7 +231,7 @@ class EvaluationQuestion(Model):
     comment_required_when: str | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> Self:
+    def _consistent(self) -> EvaluationQuestion:
         if self.type == "scale" and (self.min if self.min is not None else 1) >= (self.max or 5):
             raise ValueError("max: must be above min")
         if self.type == "choice" and len(self.options) < 2:
@@ -281,7 +283,7 @@ class Activity(Model):
         return offers
 
     @model_validator(mode="after")
-    def _agenda(self) -> Self:
+    def _agenda(self) -> Activity:
         if self.ends_on < self.starts_on:
             raise ValueError("ends_on must not be before starts_on")
         seen: set[str] = set()
@@ -387,7 +389,7 @@ class Scan(Model):
     device_id: Annotated[str, StringConstraints(max_length=128)] | None = None
 
     @model_validator(mode="after")
-    def _one_place(self) -> Self:
+    def _one_place(self) -> Scan:
         if (self.room is None) == (self.session_id is None):
             raise ValueError("exactly one of room and session_id is required")
         return self

@@ -129,12 +129,16 @@ def _batch_put(items: Iterable[dict[str, Any]]) -> int:
     return count
 
 
+#: BatchGetItem's limit of keys a request.
+BATCH_GET_KEYS = 100
+
+
 def _batch_get(keys: list[dict[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
     name = settings().table_name
     found: list[dict[str, Any]] = []
     dynamodb = document_client()
-    for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {name: {"Keys": keys[start : start + 100], "ConsistentRead": consistent}}
+    for start in range(0, len(keys), BATCH_GET_KEYS):
+        request: dict[str, Any] = {name: {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": consistent}}
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
             found.extend(response["Responses"].get(name, []))
@@ -434,9 +438,10 @@ def put_live_if_newer(activity_id: str, badge_id: str, live: dict[str, Any], sca
 
 
 def live_items(activity_id: str, badge_ids: Iterable[str]) -> list[dict[str, Any]]:
-    """The live records of these attendees (those who have one), consistently read, 100 a request."""
+    """The live records of these attendees (those who have one), consistently read, the requests side by
+    side (`_batch_get` sends its own one after the other)."""
     keys = [{"PK": attendee_pk(activity_id, badge_id), "SK": "LIVE"} for badge_id in sorted(set(badge_ids))]
-    chunks = [keys[start : start + 100] for start in range(0, len(keys), 100)]
+    chunks = [keys[start : start + BATCH_GET_KEYS] for start in range(0, len(keys), BATCH_GET_KEYS)]
     return [item for found in map_io(lambda chunk: _batch_get(chunk, consistent=True), chunks) for item in found]
 
 
